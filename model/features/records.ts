@@ -1,0 +1,65 @@
+// Raw feature records: what the backfill stores in KV and what the trainer reads, before the
+// manifest's transforms. Values are plain JSON so that KV's bulk get (text/json only) returns them
+// directly. Anything may be missing or malformed at serving time; the assembler defaults it.
+
+/** The feature-set schema this code writes and reads; manifests name it in feature_set.schema. */
+export const FEATURE_SET_SCHEMA = 'commerce-v1';
+
+export type RawValue = string | number | boolean | null | RawRecord | RawValue[];
+export interface RawRecord {
+  [field: string]: RawValue | undefined;
+}
+
+/** fs:<version>:u:<userId> */
+export interface UserFeatures extends RawRecord {
+  segment: string;
+  loyalty_tier: string;
+  tenure_days: number;
+  impressions: number;
+  clicks: number;
+  purchases: number;
+  /** position-debiased click rate: clicks over expected clicks at the positions seen (COEC) */
+  click_coec: number;
+  /** category -> the user's COEC in that category relative to their overall COEC */
+  category_affinity: Record<string, number>;
+  /** mean price of items the user clicked; the user's overall mean shown price when no clicks */
+  avg_click_price: number;
+}
+
+/** fs:<version>:i:<itemId> */
+export interface ItemFeatures extends RawRecord {
+  category: string;
+  brand: string;
+  price: number;
+  rating: number;
+  age_days: number;
+  impressions: number;
+  clicks: number;
+  purchases: number;
+  click_coec: number;
+  /** smoothed purchases per click */
+  cvr: number;
+}
+
+/** The request context after derivation (hour from the request time). */
+export interface ContextFeatures extends RawRecord {
+  device: string;
+  page: string;
+  hour: number;
+}
+
+/** Derives the context record from a request's context (or a logged impression's). */
+export function contextRecord(context: { device?: unknown; page?: unknown; time?: unknown } | undefined, now: Date): ContextFeatures {
+  let hour = now.getUTCHours();
+  if (context && typeof context.time === 'string') {
+    const parsed = Date.parse(context.time);
+    if (Number.isFinite(parsed)) hour = new Date(parsed).getUTCHours();
+  } else if (context && typeof context.time === 'number' && Number.isFinite(context.time)) {
+    hour = new Date(context.time).getUTCHours();
+  }
+  return {
+    device: typeof context?.device === 'string' ? context.device : 'unknown',
+    page: typeof context?.page === 'string' ? context.page : 'unknown',
+    hour,
+  };
+}
