@@ -1,4 +1,10 @@
-import { Hono } from 'hono';
-const app = new Hono();
-app.get('/healthz', (c) => c.json({ ok: true }));
-export default app;
+// Worker entry: the app over the models bundled at build time. The registry is built on the first
+// request, not at global scope (Workers limit start-up time, and a bad bundle should surface as a
+// /healthz error rather than a worker that cannot start).
+import { createApp } from './app.ts';
+import { bundledModels } from './model/bundled-models.ts';
+import { ModelRegistry } from './model/registry.ts';
+
+let registry: ModelRegistry | undefined;
+
+export default createApp(() => (registry ??= new ModelRegistry(bundledModels)));

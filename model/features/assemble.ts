@@ -55,7 +55,8 @@ function applyTransform(x: number, t: NumericTransform): number {
   return (v - t.mean) / t.std;
 }
 
-function resolve(ref: FieldRef, slate: SlateRecords, row: number): RawValue | undefined {
+/** The raw value a field reference names for one row of a slate (before defaults and transforms). */
+export function resolve(ref: FieldRef, slate: SlateRecords, row: number): RawValue | undefined {
   switch (ref.source) {
     case 'user':
       return ref.field === 'id' ? slate.userId : slate.user?.[ref.field];

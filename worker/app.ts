@@ -1,0 +1,29 @@
+// The Hono app: typed context, routes, and the one place errors become JSON.
+import { Hono } from 'hono';
+import type { AppEnv } from './env.ts';
+import { ApiError } from './http/errors.ts';
+import type { ModelRegistry } from './model/registry.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { rankRoutes } from './routes/rank.ts';
+
+export function createApp(registry: () => ModelRegistry): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.use(async (c, next) => {
+    c.set('registry', registry());
+    await next();
+  });
+
+  app.route('/', rankRoutes);
+  app.route('/', metaRoutes);
+
+  app.notFound((c) => c.json(new ApiError(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toBody(), 404));
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) return c.json(error.toBody(), error.status);
+    console.error('unhandled error', error);
+    return c.json(new ApiError(500, 'internal', 'internal error').toBody(), 500);
+  });
+
+  return app;
+}

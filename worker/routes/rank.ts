@@ -1,0 +1,27 @@
+import { Hono } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { readJsonBody } from '../http/json-body.ts';
+import { featureStore } from '../features/store-instance.ts';
+import { rankSlate } from '../rank/rank-slate.ts';
+import { parseRankRequest } from '../rank/schema.ts';
+import { StageTimer } from '../rank/server-timing.ts';
+
+export const rankRoutes = new Hono<AppEnv>();
+
+rankRoutes.post('/v1/rank', async (c) => {
+  const timer = new StageTimer();
+  const request = parseRankRequest(await readJsonBody(c));
+  timer.mark('parse');
+  const registry = c.get('registry');
+  const model = registry.default(c.env.DEFAULT_MODEL);
+  const result = await rankSlate(request, {
+    store: featureStore(c.env.FEATURES),
+    model,
+    timer,
+    now: new Date(),
+    requestId: request.request_id ?? crypto.randomUUID(),
+    log: (message, error) => console.error(message, error),
+  });
+  c.header('Server-Timing', timer.header());
+  return c.json(result);
+});
