@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import { FeatureAssembler, type SlateRecords } from '../../model/features/assemble.ts';
+import { FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
+import { fitFeatures } from '../../model/features/fit.ts';
+import { fnv1a32 } from '../../model/features/hash.ts';
+import { parseManifest, type FeatureSpec, type Manifest, type ModelInput } from '../../model/features/manifest.ts';
+import { contextRecord } from '../../model/features/records.ts';
+import type { Impression } from '../../model/data/impressions.ts';
+
+function referenceFnv(value: string): number {
+  let hash = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(value)) hash = Math.imul(hash ^ byte, 0x01000193);
+  return hash >>> 0;
+}
+
+function manifestWith(features: FeatureSpec[], inputs: ModelInput[]): Manifest {
+  return parseManifest({
+    manifest_version: 1,
+    model: { id: 'test', version: '1' },
+    feature_set: { schema: 'commerce-v1' },
+    files: { model: 'model.onnx' },
+    features,
+    inputs,
+    outputs: { p_ctr: { name: 'p_ctr' }, p_cvr: { name: 'p_cvr' } },
+    objective: { kind: 'ctr' },
+  });
+}
+
+describe('fnv1a32', () => {
+  it('matches the published FNV-1a test vectors', () => {
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+  });
+
+  it('hashes the UTF-8 bytes, including multi-byte and astral characters', () => {
+    for (const s of ['é', 'naïve café', '日本語', '😀 emoji', 'a\u0800b', 'x\uffffy']) expect(fnv1a32(s)).toBe(referenceFnv(s));
+  });
+});
+
+describe('FeatureAssembler', () => {
+  const features: FeatureSpec[] = [
+    { name: 'seg', kind: 'categorical', from: { source: 'user', field: 'segment' }, vocab: ['a', 'b'] },
+    { name: 'item_hash', kind: 'categorical', from: { source: 'item', field: 'id' }, hash_buckets: 16 },
+    { name: 'device', kind: 'categorical', from: { source: 'context', field: 'device' }, vocab: ['mobile'] },
+    { name: 'price', kind: 'numeric', from: { source: 'item', field: 'price' }, default: 10, transform: { log1p: true, mean: 1, std: 2 } },
+    { name: 'rating', kind: 'numeric', from: { source: 'item', field: 'rating' }, default: 3, transform: { clip: [0, 5], mean: 0, std: 1 } },
+    {
+      name: 'affinity',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'user', field: 'aff' },
+      key: { source: 'item', field: 'category' },
+      default: 1,
+      transform: { mean: 0, std: 1 },
+    },
+    {
+      name: 'price_ratio',
+      kind: 'cross',
+      op: 'log_ratio',
+      numerator: { source: 'item', field: 'price' },
+      denominator: { source: 'user', field: 'avg_price' },
+      default: 0,
+      transform: { mean: 0, std: 1 },
+    },
+  ];
+  const manifest = manifestWith(features, [
+    { name: 'cat', dtype: 'int32', features: ['seg', 'item_hash', 'device'] },
+    { name: 'num', dtype: 'float32', features: ['price', 'rating', 'affinity', 'price_ratio'] },
+  ]);
+
+  const slate: SlateRecords = {
+    userId: 'u1',
+    user: { segment: 'b', aff: { shoes: 2 }, avg_price: 50 },
+    context: { device: 'mobile' },
+    items: [
+      { id: 'i1', stored: { price: 100, rating: 4, category: 'shoes' } },
+      { id: 'i2', stored: { price: 100, rating: 9, category: 'hats' }, inline: { price: 25 } },
+      { id: 'i3' },
+      { id: 'i4', stored: { price: 'cheap', rating: Number.NaN as unknown as number, category: 7 } },
+    ],
+  };
+
+  it('encodes categoricals by vocabulary (0 = unknown) and by hash', () => {
+    const assembler = new FeatureAssembler(manifest);
+    const buffers = assembler.allocate(8);
+    assembler.fill(slate, buffers);
+    const cat = buffers[0]!.data as Int32Array;
+    expect(Array.from(cat.subarray(0, 3))).toEqual([2, 1 + (fnv1a32('i1') % 16), 1]);
+    expect(cat[1 * 3 + 1]).toBe(1 + (fnv1a32('i2') % 16));
+  });
+
+  it('applies defaults, transforms, inline overrides and crosses', () => {
+    const assembler = new FeatureAssembler(manifest);
+    const buffers = assembler.allocate(4);
+    assembler.fill(slate, buffers);
+    const values = [0, 1, 2, 3].map((r) => assembler.rowValues(buffers, r));
+    expect(values[0]!.price).toBeCloseTo((Math.log1p(100) - 1) / 2, 6);
+    expect(values[1]!.price).toBeCloseTo((Math.log1p(25) - 1) / 2, 6); // inline price wins
+    expect(values[2]!.price).toBeCloseTo((Math.log1p(10) - 1) / 2, 6); // unknown item: default
+    expect(values[1]!.rating).toBe(5); // clipped
+    expect(values[0]!.affinity).toBe(2);
+    expect(values[1]!.affinity).toBe(1); // category not in the user's map: default
+    expect(values[0]!.price_ratio).toBeCloseTo(Math.log(100 / 50), 6);
+    expect(values[1]!.price_ratio).toBeCloseTo(Math.log(25 / 50), 6);
+    expect(values[2]!.price_ratio).toBe(0);
+  });
+
+  it('replaces malformed values by defaults and counts them', () => {
+    const assembler = new FeatureAssembler(manifest);
+    const buffers = assembler.allocate(4);
+    assembler.fill(slate, buffers);
+    const row = assembler.rowValues(buffers, 3);
+    expect(row.price).toBeCloseTo((Math.log1p(10) - 1) / 2, 6);
+    expect(row.rating).toBe(3);
+    expect(assembler.counters.invalid).toBeGreaterThanOrEqual(2);
+    for (const b of buffers) for (const v of b.data) expect(Number.isFinite(Number(v))).toBe(true);
+  });
+
+  it('fills an unknown user with defaults', () => {
+    const assembler = new FeatureAssembler(manifest);
+    const buffers = assembler.allocate(1);
+    assembler.fill({ context: {}, items: [{ id: 'x', stored: { price: 5 } }] }, buffers);
+    const row = assembler.rowValues(buffers, 0);
+    expect(row.seg).toBe(0);
+    expect(row.device).toBe(0);
+    expect(row.affinity).toBe(1);
+  });
+
+  it('writes int64 inputs as BigInt', () => {
+    const m = manifestWith(features, [{ name: 'ids', dtype: 'int64', features: ['seg'] }]);
+    const assembler = new FeatureAssembler(m);
+    const buffers = assembler.allocate(4);
+    assembler.fill(slate, buffers);
+    expect(buffers[0]!.data).toBeInstanceOf(BigInt64Array);
+    expect(buffers[0]!.data[0]).toBe(2n);
+  });
+});
+
+describe('parseManifest', () => {
+  it('names the bad field', () => {
+    expect(() =>
+      manifestWith(
+        [{ name: 'x', kind: 'numeric', from: { source: 'item', field: 'p' }, default: 0, transform: { mean: 0, std: 0 } }],
+        [{ name: 'num', dtype: 'float32', features: ['x'] }],
+      ),
+    ).toThrow(/features\.0\.transform\.std/);
+    expect(() =>
+      manifestWith(
+        [{ name: 'x', kind: 'numeric', from: { source: 'item', field: 'p' }, default: 0, transform: { mean: 0, std: 1 } }],
+        [{ name: 'num', dtype: 'float32', features: ['y'] }],
+      ),
+    ).toThrow(/inputs\.0\.features\.0: unknown feature y/);
+    expect(() =>
+      manifestWith(
+        [{ name: 'x', kind: 'numeric', from: { source: 'item', field: 'p' }, default: 0, transform: { mean: 0, std: 1 } }],
+        [{ name: 'ids', dtype: 'int32', features: ['x'] }],
+      ),
+    ).toThrow(/cannot fill the int32 input/);
+  });
+});
+
+describe('contextRecord', () => {
+  it('derives the hour from the request time, else from now', () => {
+    const now = new Date('2026-01-01T05:00:00Z');
+    expect(contextRecord({ device: 'mobile', time: '2026-03-01T17:30:00Z' }, now)).toEqual({ device: 'mobile', page: 'unknown', hour: 17 });
+    expect(contextRecord(undefined, now).hour).toBe(5);
+  });
+});
+
+describe('feature statistics from a log', () => {
+  const log: Impression[] = [];
+  let n = 0;
+  for (let r = 0; r < 200; r++) {
+    for (let p = 1; p <= 5; p++) {
+      const item = `i${p}`;
+      // item i1 is always on top and clicked at the top rate; i3 is clicked far above its position's rate
+      const clicked = (p === 1 && r % 5 === 0) || (p === 3 && r % 4 === 0) ? 1 : 0;
+      log.push({ request_id: `r${r}`, ts: n++, user_id: r % 2 ? 'u1' : 'u2', device: 'mobile', page: 'home', item_id: item, position: p, clicked, purchased: 0, price: 10 * p });
+    }
+  }
+  const curve = new PositionCurve();
+  for (const imp of log) curve.add(imp);
+  const rates = curve.rates();
+  const categories = new Map([['i1', 'a'], ['i2', 'a'], ['i3', 'b'], ['i4', 'b'], ['i5', 'b']]);
+  const stats = new FeatureStatsAccumulator(rates, categories);
+  for (const imp of log) stats.add(imp);
+
+  it('estimates a non-increasing position curve', () => {
+    for (let b = 2; b < rates.length; b++) expect(rates[b]!).toBeLessThanOrEqual(rates[b - 1]!);
+  });
+
+  it('debiases item click rates by position (COEC)', () => {
+    const item = (id: string) => stats.itemFeatures({ item_id: id, category: categories.get(id)!, brand: 'b', price: 1, rating: 4, age_days: 1 });
+    expect(item('i3').click_coec).toBeGreaterThan(1);
+    expect(item('i3').click_coec).toBeGreaterThan(item('i2').click_coec);
+    expect(item('unseen').click_coec).toBe(1);
+    expect(item('unseen').impressions).toBe(0);
+  });
+
+  it('gives unseen users prior values and omits an unknown price level', () => {
+    const user = stats.userFeatures({ user_id: 'nobody', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
+    expect(user.click_coec).toBe(1);
+    expect(user.category_affinity).toEqual({});
+    expect('avg_click_price' in user).toBe(false);
+    const known = stats.userFeatures({ user_id: 'u2', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
+    expect(known.impressions).toBe(500);
+    expect(known.category_affinity.b).toBeGreaterThan(known.category_affinity.a!);
+  });
+});
+
+describe('fitFeatures', () => {
+  it('fits vocabularies by frequency and standardises numeric columns', () => {
+    const template = {
+      features: [
+        { name: 'seg', kind: 'categorical', from: { source: 'user', field: 'segment' }, vocab: [] },
+        { name: 'price', kind: 'numeric', from: { source: 'item', field: 'price' }, default: 0, transform: { mean: 0, std: 1 } },
+      ] satisfies FeatureSpec[],
+      inputs: [
+        { name: 'cat', dtype: 'int32', features: ['seg'] },
+        { name: 'num', dtype: 'float32', features: ['price'] },
+      ] satisfies ModelInput[],
+    };
+    const slates: SlateRecords[] = [];
+    for (let i = 0; i < 100; i++) {
+      slates.push({ user: { segment: i % 10 === 0 ? 'rare' : i % 3 ? 'common' : 'mid' }, context: {}, items: [{ id: 'a', stored: { price: i } }] });
+    }
+    const fitted = fitFeatures(template, slates, { minCount: 11 });
+    const seg = fitted[0]!;
+    expect(seg.kind === 'categorical' && seg.vocab).toEqual(['common', 'mid']);
+    const price = fitted[1]!;
+    expect(price.kind === 'numeric' && price.transform.mean).toBeCloseTo(49.5, 4);
+    expect(price.kind === 'numeric' && price.transform.std).toBeCloseTo(29.0115, 3);
+  });
+});
