@@ -106,41 +106,40 @@ describe('tables and log', () => {
   it('logs well-formed requests: unique ids, contiguous positions, time order, purchase implies click', async () => {
     const rows = await collect(readImpressions(join(tinyDir, WORLD_FILES.impressions)));
     expect(rows).toHaveLength(tiny.settings.impressions);
+    // Problems are collected and compared once: thousands of expect() calls would make this slow.
+    const problems: string[] = [];
     const { min, max } = tiny.settings.slateSize;
+    const windowEnd = tiny.settings.startTs + tiny.settings.days * 86_400_000;
     const seenRequests = new Set<string>();
     let previousTs = -Infinity;
     for (let start = 0; start < rows.length; ) {
       const first = rows[start]!;
-      expect(seenRequests.has(first.request_id), `request ${first.request_id} appears twice`).toBe(false);
+      if (seenRequests.has(first.request_id)) problems.push(`${first.request_id} appears twice`);
       seenRequests.add(first.request_id);
+      if (first.ts < previousTs) problems.push(`${first.request_id} is out of time order`);
+      previousTs = first.ts;
       let end = start;
-      while (end < rows.length && rows[end]!.request_id === first.request_id) {
+      for (; end < rows.length && rows[end]!.request_id === first.request_id; end++) {
         const row = rows[end]!;
-        expect(row.position).toBe(end - start + 1);
-        expect([row.ts, row.user_id, row.device, row.page]).toEqual([first.ts, first.user_id, first.device, first.page]);
-        end++;
+        if (row.position !== end - start + 1) problems.push(`${row.request_id} position ${row.position} at offset ${end - start}`);
+        if (row.ts !== first.ts || row.user_id !== first.user_id || row.device !== first.device || row.page !== first.page) problems.push(`${row.request_id} changes context`);
       }
       const size = end - start;
-      const last = end === rows.length;
-      expect(size).toBeLessThanOrEqual(max);
-      if (!last) expect(size).toBeGreaterThanOrEqual(min);
-      expect(new Set(rows.slice(start, end).map((r) => r.item_id)).size).toBe(size);
-      expect(first.ts).toBeGreaterThanOrEqual(previousTs);
-      previousTs = first.ts;
+      if (size > max || (size < min && end < rows.length)) problems.push(`${first.request_id} has ${size} items`);
+      if (new Set(rows.slice(start, end).map((r) => r.item_id)).size !== size) problems.push(`${first.request_id} repeats an item`);
       start = end;
     }
-    const windowEnd = tiny.settings.startTs + tiny.settings.days * 86_400_000;
     for (const row of rows) {
-      if (row.purchased) expect(row.clicked).toBe(1);
+      const where = `${row.request_id}/${row.position}`;
+      if (row.purchased && !row.clicked) problems.push(`${where} purchased without a click`);
       const item = tiny.itemIndex(row.item_id);
-      expect(item, row.item_id).toBeDefined();
-      expect(tiny.userIndex(row.user_id), row.user_id).toBeDefined();
-      expect(row.price).toBe(tiny.catalogItem(item!).price);
-      expect(row.ts).toBeGreaterThanOrEqual(tiny.settings.startTs);
-      expect(row.ts).toBeLessThan(windowEnd);
-      expect(DEVICES).toContain(row.device);
-      expect(PAGES).toContain(row.page);
+      if (item === undefined) problems.push(`${where} unknown item ${row.item_id}`);
+      else if (row.price !== tiny.catalogItem(item).price) problems.push(`${where} price differs from the catalog`);
+      if (tiny.userIndex(row.user_id) === undefined) problems.push(`${where} unknown user ${row.user_id}`);
+      if (row.ts < tiny.settings.startTs || row.ts >= windowEnd) problems.push(`${where} outside the time window`);
+      if (!(DEVICES as readonly string[]).includes(row.device) || !(PAGES as readonly string[]).includes(row.page)) problems.push(`${where} unknown context`);
     }
+    expect(problems.slice(0, 10)).toEqual([]);
   });
 
   it('states its settings and statistics in world.json', async () => {
@@ -162,6 +161,7 @@ describe('ground truth', () => {
 
   it('gives probabilities in [0, 1], lower further down the slate', () => {
     const rng = Rng.stream(5, 'probabilities');
+    const problems: string[] = [];
     for (let k = 0; k < 2_000; k++) {
       const user = rng.int(tiny.users.count);
       const item = rng.int(tiny.items.count);
@@ -169,14 +169,14 @@ describe('ground truth', () => {
       const position = 1 + rng.int(30);
       const top = tiny.pClickTop(user, item, context);
       const there = tiny.pClick(user, item, context, position);
-      const purchase = tiny.pPurchaseGivenClick(user, item, context);
-      for (const p of [top, there, purchase, tiny.pPurchase(user, item, context, position)]) {
-        expect(p).toBeGreaterThanOrEqual(0);
-        expect(p).toBeLessThanOrEqual(1);
-      }
-      expect(there).toBeLessThanOrEqual(top);
-      expect(tiny.pClick(user, item, context, 1)).toBe(top);
+      const probabilities = [top, there, tiny.pPurchaseGivenClick(user, item, context), tiny.pPurchase(user, item, context, position)];
+      const where = `user ${user} item ${item} position ${position}`;
+      if (probabilities.some((p) => !(p >= 0 && p <= 1))) problems.push(`${where}: ${probabilities.join(', ')}`);
+      if (there > top) problems.push(`${where}: pClick ${there} above pClickTop ${top}`);
+      if (tiny.pClick(user, item, context, 1) !== top) problems.push(`${where}: pClick at 1 differs from pClickTop`);
     }
+    expect(problems.slice(0, 10)).toEqual([]);
+    expect(() => tiny.pClick(0, 0, { device: 'mobile', page: 'home', ts: tiny.settings.startTs }, 0)).toThrow(RangeError);
   });
 
   it('lands on realistic rates: CTR 3-8%, CVR given click 5-15%, oracle AUC 0.75-0.82', () => {
