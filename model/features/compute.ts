@@ -8,6 +8,14 @@
 import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
 import type { ItemFeatures, UserFeatures } from './records.ts';
 
+/**
+ * Feature records summarise the trailing window of this many days: the backfill uses the log's
+ * last window, the trainer the window before each training day (point in time), so training and
+ * serving see statistics over the same span.
+ */
+export const FEATURE_WINDOW_DAYS = 7;
+export const DAY_MS = 86_400_000;
+
 /** Positions past this share one bucket when estimating the position click curve. */
 export const MAX_POSITION_BUCKET = 50;
 

@@ -1,0 +1,73 @@
+// Point-in-time training slates: every impression of day d is paired with the feature records a
+// daily backfill would have served on day d, i.e. statistics over the window [d - W, d). No label
+// of day d leaks into its own features, and records are as fresh in training as in serving.
+import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
+import { DAY_MS, FeatureStatsAccumulator, PositionCurve } from '../features/compute.ts';
+import type { RawRecord } from '../features/records.ts';
+import { labelledSlates, type LabelledSlate } from './slates.ts';
+
+export interface Tables {
+  users: ReadonlyMap<string, UserProfile>;
+  items: ReadonlyMap<string, CatalogItem>;
+}
+
+/** First index with log[i].ts >= ts (the log is sorted by ts). */
+export function lowerBound(log: readonly Impression[], ts: number): number {
+  let lo = 0;
+  let hi = log.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (log[mid]!.ts < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Feature statistics over log[from, to). */
+export function windowStats(log: readonly Impression[], from: number, to: number, tables: Tables): FeatureStatsAccumulator {
+  const curve = new PositionCurve();
+  for (let i = from; i < to; i++) curve.add(log[i]!);
+  const categories = new Map<string, string>();
+  for (const [id, item] of tables.items) categories.set(id, item.category);
+  const stats = new FeatureStatsAccumulator(curve.rates(), categories);
+  for (let i = from; i < to; i++) stats.add(log[i]!);
+  return stats;
+}
+
+/**
+ * Labelled slates for impressions with ts in [fromTs, toTs), day by day (days counted from
+ * `originTs`), each with records from the `windowDays` before its day.
+ */
+export function* pointInTimeSlates(
+  log: readonly Impression[],
+  tables: Tables,
+  range: { originTs: number; fromTs: number; toTs: number; windowDays: number },
+): Generator<LabelledSlate> {
+  const firstDay = Math.floor((range.fromTs - range.originTs) / DAY_MS);
+  for (let day = firstDay; range.originTs + day * DAY_MS < range.toTs; day++) {
+    const dayStart = range.originTs + day * DAY_MS;
+    const start = lowerBound(log, Math.max(dayStart, range.fromTs));
+    const end = lowerBound(log, Math.min(dayStart + DAY_MS, range.toTs));
+    if (start >= end) continue;
+    const stats = windowStats(log, lowerBound(log, dayStart - range.windowDays * DAY_MS), lowerBound(log, dayStart), tables);
+    const users = new Map<string, RawRecord | undefined>();
+    const items = new Map<string, RawRecord | undefined>();
+    yield* labelledSlates(log.slice(start, end), {
+      user: (id) => memo(users, id, () => {
+        const profile = tables.users.get(id);
+        return profile ? stats.userFeatures(profile) : undefined;
+      }),
+      item: (id) => memo(items, id, () => {
+        const item = tables.items.get(id);
+        return item ? stats.itemFeatures(item) : undefined;
+      }),
+    });
+  }
+}
+
+function memo<V>(cache: Map<string, V>, key: string, make: () => V): V {
+  if (cache.has(key)) return cache.get(key)!;
+  const value = make();
+  cache.set(key, value);
+  return value;
+}

@@ -1,0 +1,94 @@
+// npm start: the whole system on one machine. Fills the local KV from the shipped model's demo world
+// when it holds no feature set, writes a ready-to-send 100-item request, then runs the worker on
+// workerd (wrangler dev) at 127.0.0.1:8787 and prints the curl once it answers.
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.ts';
+import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
+import { backfillWorld } from './backfill/backfill-world.ts';
+import { openLocalKv } from './backfill/kv-target.ts';
+import { demoRequest } from './demo/demo-request.ts';
+import { ensureDemoWorld } from './demo/demo-world.ts';
+
+const program = new Command()
+  .name('npm start --')
+  .description('Fill the local KV from the demo world if it is empty, then serve the worker on workerd.')
+  .option('--port <port>', 'port for wrangler dev', '8787')
+  .option('--refill', 'backfill the local KV again even if it holds a feature set', false)
+  .option('--no-serve', 'only prepare the KV and the demo request')
+  .parse();
+const options = program.opts<{ port: string; refill: boolean; serve: boolean }>();
+
+const root = resolve(import.meta.dirname, '..');
+const dataDir = join(root, '.data');
+
+async function prepareKv(worldDir: string): Promise<void> {
+  const kv = await openLocalKv({ configPath: join(root, 'wrangler.toml') });
+  try {
+    const raw = await kv.get(ACTIVE_KEY);
+    const active = raw ? parseActiveFeatureSet(JSON.parse(raw)) : null;
+    if (active && active.schema === FEATURE_SET_SCHEMA && !options.refill) {
+      console.log(`local KV already serves feature set ${active.version} (${active.users} users, ${active.items} items)`);
+      return;
+    }
+    console.log(`filling ${kv.description} from ${worldDir} ...`);
+    const result = await backfillWorld(kv, worldDir, { progress: process.stderr.isTTY });
+    console.log(
+      `feature set ${result.active.version}: ${result.written} keys in ${result.seconds.toFixed(1)} s (${Math.round(result.written / result.seconds)} keys/s), ${result.verified} verified, fs:active flipped`,
+    );
+  } finally {
+    await kv.close();
+  }
+}
+
+async function waitUntilServing(url: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return true;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  const world = await ensureDemoWorld(root, dataDir);
+  await prepareKv(world.dir);
+  const requestPath = join(dataDir, 'demo-request.json');
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(requestPath, JSON.stringify(await demoRequest(world.dir, 100), null, 1));
+  const base = `http://127.0.0.1:${options.port}`;
+  const curl = `curl -s ${base}/v1/rank -H 'content-type: application/json' --data @${requestPath}`;
+  if (!options.serve) {
+    console.log(`ready. Start the worker with \`npm start\`, then:\n  ${curl}`);
+    return;
+  }
+
+  const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  const stop = (signal: NodeJS.Signals) => wrangler.kill(signal);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  wrangler.on('exit', (code) => process.exit(code ?? 0));
+
+  if (await waitUntilServing(`${base}/healthz`, 60_000)) {
+    console.log(`\nedge-ranker is serving on ${base} (workerd, local KV, model ${world.modelId}). Re-rank a 100-item slate:\n\n  ${curl}\n`);
+    console.log(`Health: curl -s ${base}/healthz    Model: curl -s ${base}/v1/model    Stop: Ctrl-C\n`);
+  } else {
+    console.error(`the worker did not answer on ${base} within 60 s; see wrangler's output above`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
