@@ -32,7 +32,7 @@ export const PRESETS: Readonly<Record<PresetName, WorldSettings>> = {
   /** for tests: generates in well under a second */
   tiny: preset('tiny', 300, 400, 8_000, 7),
   /** the shipped model trains on it; the local demo KV is filled from its tables */
-  demo: preset('demo', 3_000, 1_500, 150_000, 28),
+  demo: preset('demo', 3_000, 1_500, 200_000, 28),
   /** a million impressions over a catalog a bit larger than the demo's */
   '1m': preset('1m', 10_000, 4_000, 1_000_000, 28),
 };

@@ -6,8 +6,8 @@ import { ACTIVE_KEY, parseActiveFeatureSet, type ActiveFeatureSet } from '../../
 import type { RawRecord } from '../../model/features/records.ts';
 
 export const KV_BULK_LIMIT = 100;
-/** How long an isolate trusts its copy of fs:active before reading it again. */
-const ACTIVE_TTL_MS = 10_000;
+/** How long an isolate trusts its copy of fs:active before reading it again (FEATURE_SET_REFRESH_MS). */
+export const DEFAULT_ACTIVE_TTL_MS = 10_000;
 
 export interface StoreCounters {
   corrupt_values: number;
@@ -17,10 +17,13 @@ export class FeatureStore {
   readonly counters: StoreCounters = { corrupt_values: 0 };
   private active: { value: ActiveFeatureSet | null; readAt: number } | undefined;
 
-  constructor(private readonly kv: KVNamespace) {}
+  constructor(
+    private readonly kv: KVNamespace,
+    private readonly activeTtlMs = DEFAULT_ACTIVE_TTL_MS,
+  ) {}
 
   async activeFeatureSet(now = Date.now()): Promise<ActiveFeatureSet | null> {
-    if (this.active && now - this.active.readAt < ACTIVE_TTL_MS) return this.active.value;
+    if (this.active && now - this.active.readAt < this.activeTtlMs) return this.active.value;
     const raw = await this.kv.get(ACTIVE_KEY, 'text');
     let value: ActiveFeatureSet | null = null;
     if (raw !== null) {

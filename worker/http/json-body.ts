@@ -47,7 +47,7 @@ async function readTextLimited(request: Request, maxBytes: number): Promise<stri
     offset += chunk.byteLength;
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     throw new ApiError(400, 'invalid_json', 'body is not valid UTF-8');
   }

@@ -19,7 +19,7 @@ metaRoutes.get('/healthz', async (c) => {
   let featureSet: string | null = null;
   let featureSetError: string | undefined;
   try {
-    const active = await featureStore(c.env.FEATURES).activeFeatureSet();
+    const active = await featureStore(c.env).activeFeatureSet();
     featureSet = active?.version ?? null;
     if (active && active.schema !== model.manifest.feature_set.schema) {
       featureSetError = `active feature set has schema ${active.schema}, model expects ${model.manifest.feature_set.schema}`;

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
+import { ApiError } from '../http/errors.ts';
 import { readJsonBody } from '../http/json-body.ts';
 import { featureStore } from '../features/store-instance.ts';
 import { rankSlate } from '../rank/rank-slate.ts';
@@ -15,7 +16,7 @@ rankRoutes.post('/v1/rank', async (c) => {
   const registry = c.get('registry');
   const model = registry.default(c.env.DEFAULT_MODEL);
   const result = await rankSlate(request, {
-    store: featureStore(c.env.FEATURES),
+    store: featureStore(c.env),
     model,
     timer,
     now: new Date(),
@@ -24,4 +25,9 @@ rankRoutes.post('/v1/rank', async (c) => {
   });
   c.header('Server-Timing', timer.header());
   return c.json(result);
+});
+
+rankRoutes.all('/v1/rank', (c) => {
+  c.header('Allow', 'POST');
+  throw new ApiError(405, 'method_not_allowed', `${c.req.method} is not allowed on /v1/rank; use POST`);
 });

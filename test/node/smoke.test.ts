@@ -1,3 +1,0 @@
-import { expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-it('node', () => { expect(readFileSync('package.json', 'utf8')).toContain('edge-ranker'); });

@@ -1,0 +1,12 @@
+// Types of `env` and `exports` from 'cloudflare:workers' inside the workerd tests.
+declare namespace Cloudflare {
+  interface Env {
+    FEATURES: KVNamespace;
+    DEFAULT_MODEL?: string;
+    FEATURE_SET_REFRESH_MS?: string;
+    RANK_DEADLINE_MS?: string;
+  }
+  interface GlobalProps {
+    mainModule: typeof import('../../worker/index.ts');
+  }
+}
