@@ -73,7 +73,8 @@ async function main(): Promise<void> {
   const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+    // Offline by design: no telemetry, and no fetch of Cloudflare's Request.cf sample (the worker does not read request.cf).
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
   });
   const stop = (signal: NodeJS.Signals) => wrangler.kill(signal);
   process.on('SIGINT', stop);

@@ -14,6 +14,8 @@ export interface KvTarget {
 const LOCAL_PUT_CONCURRENCY = 32;
 
 export async function openLocalKv(options: { configPath: string; persistPath?: string; binding?: string }): Promise<KvTarget> {
+  // Miniflare would otherwise try to download a Request.cf sample from Cloudflare (offline here).
+  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
   const { getPlatformProxy } = await import('wrangler');
   const proxy = await getPlatformProxy<Record<string, KVNamespace>>({
     configPath: options.configPath,
