@@ -5,19 +5,35 @@ import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-export type TensorDType = 'float32' | 'int64' | 'int32' | 'int8' | 'uint8';
+export type TensorDType = 'float32' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8';
 
 const DATA_TYPE: Record<TensorDType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   int8: onnx.TensorProto.DataType.INT8,
   uint8: onnx.TensorProto.DataType.UINT8,
 };
 
-type TypedData = Float32Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+export type TypedData = Float32Array | Float64Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
-export type AttributeValue = number | string | number[] | string[] | { float: number } | { floats: number[] };
+/**
+ * A node attribute. Plain numbers and number arrays become INT(S) when every value is an integer,
+ * else FLOAT(S); the object forms say the type explicitly (e.g. a tree's thresholds that happen to
+ * be whole numbers are still FLOATS, an empty list can be INTS). `tensor` is a TENSOR attribute
+ * (e.g. ai.onnx.ml v3's `nodes_values_as_tensor`; ONNX allows doubles there, but onnxruntime 1.30
+ * rejects double tree attributes on a float32 input - checked here).
+ */
+export type AttributeValue =
+  | number
+  | string
+  | number[]
+  | string[]
+  | { float: number }
+  | { floats: number[] }
+  | { ints: number[] }
+  | { tensor: TypedData; dims: number[] };
 
 export interface ValueInfo {
   name: string;
@@ -37,6 +53,7 @@ function rawBytes(data: TypedData): Uint8Array {
 
 function dtypeOf(data: TypedData): TensorDType {
   if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof Int8Array) return 'int8';
@@ -55,6 +72,12 @@ function valueInfo(v: ValueInfo): InstanceType<typeof onnx.ValueInfoProto> {
       },
     },
   });
+}
+
+function tensorProto(name: string, data: TypedData, dims: number[]): InstanceType<typeof onnx.TensorProto> {
+  const expected = dims.reduce((a, b) => a * b, 1);
+  if (expected !== data.length) throw new Error(`tensor ${name}: ${data.length} values do not fill dims [${dims.join(', ')}]`);
+  return onnx.TensorProto.create({ name, dims, dataType: DATA_TYPE[dtypeOf(data)], rawData: rawBytes(data) });
 }
 
 function attribute(name: string, value: AttributeValue): InstanceType<typeof onnx.AttributeProto> {
@@ -81,6 +104,8 @@ function attribute(name: string, value: AttributeValue): InstanceType<typeof onn
       : onnx.AttributeProto.create({ name, type: T.FLOATS, floats: nums });
   }
   if ('float' in value) return onnx.AttributeProto.create({ name, type: T.FLOAT, f: value.float });
+  if ('ints' in value) return onnx.AttributeProto.create({ name, type: T.INTS, ints: value.ints });
+  if ('tensor' in value) return onnx.AttributeProto.create({ name, type: T.TENSOR, t: tensorProto(name, value.tensor, value.dims) });
   return onnx.AttributeProto.create({ name, type: T.FLOATS, floats: value.floats });
 }
 
@@ -107,9 +132,7 @@ export class GraphBuilder {
       throw new Error(`initializer ${name}: ${data.length} values do not fill dims [${dims.join(', ')}]`);
     }
     this.names.add(name);
-    this.initializers.push(
-      onnx.TensorProto.create({ name, dims, dataType: DATA_TYPE[dtypeOf(data)], rawData: rawBytes(data) }),
-    );
+    this.initializers.push(tensorProto(name, data, dims));
     return name;
   }
 
