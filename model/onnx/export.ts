@@ -3,12 +3,15 @@
 // (quantize.ts); only how embeddings and dense layers are emitted differs.
 //
 //   cat int32 [N, C] --Add(field offsets)--> Gather(one stacked table) --> [N, C, dim]
-//     --Reshape [N, C*dim]--> Concat(num float32 [N, D]) --> (dense, Relu) per bottom layer
+//     --Reshape [N, C*dim]--> Concat(pairwise dots, num float32 [N, D]) --> (dense, Relu) per bottom layer
+//   pairwise dots (with interactions 'dot'): MatMul([N, C, dim], Transpose [N, dim, C]) = [N, C, C]
+//     --Reshape [N, C*C]--> Gather(the upper triangle's a < b cells, row-major) --> [N, C(C-1)/2]
 //     --> both heads side by side (one dense per head layer) --> Sigmoid [N, 2]
 //     --> Gather column 0 = p_ctr [N], column 1 = p_cvr [N]
 //
 // int32 indices: ORT's Gather takes them, and the worker avoids BigInt64Array.
 import { GraphBuilder, type ValueInfo } from './graph.ts';
+import { interactionCount } from '../train/model.ts';
 import type { DenseLayer, RankerModel } from '../train/types.ts';
 
 export const INPUT_CAT = 'cat';
@@ -113,6 +116,15 @@ export function buildRankerGraph(model: RankerModel, parts: GraphParts): Uint8Ar
   const embedded = parts.embedding(g, indices, model);
   const flatShape = g.constant('embedding_flat_shape', BigInt64Array.of(-1n, BigInt(fields * dim)), [2]);
   const blocks: InputBlock[] = [{ name: g.op('Reshape', [embedded, flatShape]), width: fields * dim }];
+  const pairs = interactionCount(model.shape, fields);
+  if (pairs > 0) {
+    const gram = g.op('MatMul', [embedded, g.op('Transpose', [embedded], { perm: [0, 2, 1] })]);
+    const gramShape = g.constant('interaction_flat_shape', BigInt64Array.of(-1n, BigInt(fields * fields)), [2]);
+    const cells: bigint[] = [];
+    for (let a = 0; a < fields; a++) for (let b = a + 1; b < fields; b++) cells.push(BigInt(a * fields + b));
+    const upper = g.constant('interaction_pairs', BigInt64Array.from(cells), [pairs]);
+    blocks.push({ name: g.op('Gather', [g.op('Reshape', [gram, gramShape]), upper], { axis: 1 }), width: pairs });
+  }
   // With no numeric features the num input stays in the signature, unused.
   if (model.numericDim > 0) blocks.push({ name: INPUT_NUM, width: model.numericDim });
 
@@ -140,6 +152,7 @@ export function buildRankerGraph(model: RankerModel, parts: GraphParts): Uint8Ar
     'edge_ranker.fields': String(fields),
     'edge_ranker.embedding_dim': String(dim),
     'edge_ranker.numeric_dim': String(model.numericDim),
+    'edge_ranker.interactions': model.shape.interactions ?? 'none',
     'edge_ranker.vocab_sizes': vocabSizes.join(','),
     ...parts.metadata,
   };

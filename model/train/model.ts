@@ -23,8 +23,15 @@ function tower(rng: Rng, inSize: number, hidden: number[], finalSize: number | n
   return layers;
 }
 
+/** Pairwise dot products of field embeddings in the bottom's input (0 without interactions). */
+export function interactionCount(shape: ModelShape, fields: number): number {
+  return shape.interactions === 'dot' ? (fields * (fields - 1)) / 2 : 0;
+}
+
+/** The bottom's input row: [C*dim embeddings][pairwise dots][D numeric]. */
 export function inputWidth(model: RankerModel): number {
-  return model.embedding.vocabSizes.length * model.embedding.dim + model.numericDim;
+  const fields = model.embedding.vocabSizes.length;
+  return fields * model.embedding.dim + interactionCount(model.shape, fields) + model.numericDim;
 }
 
 export function createModel(shape: ModelShape, vocabSizes: number[], numericDim: number, seed: number): RankerModel {
@@ -44,7 +51,7 @@ export function createModel(shape: ModelShape, vocabSizes: number[], numericDim:
   }
   const table = new Float32Array(rows * dim);
   for (let i = 0; i < table.length; i++) table[i] = rng.normal() * EMBEDDING_INIT_STD;
-  const width = vocabSizes.length * dim + numericDim;
+  const width = vocabSizes.length * dim + interactionCount(shape, vocabSizes.length) + numericDim;
   const bottom = tower(rng, width, shape.hidden, null);
   const top = shape.hidden[shape.hidden.length - 1]!;
   return {

@@ -3,7 +3,7 @@
 // of the CTR logit only when training or scoring logged impressions.
 import { jsKernels, type KernelBackend, type Kernels } from './kernels.ts';
 import { esmmLoss } from './loss.ts';
-import { inputWidth } from './model.ts';
+import { inputWidth, interactionCount } from './model.ts';
 import { SimdKernels } from './simd-kernels.ts';
 import type { DenseLayer, RankerModel, TrainingSet } from './types.ts';
 
@@ -11,9 +11,11 @@ import type { DenseLayer, RankerModel, TrainingSet } from './types.ts';
 export class Workspace {
   rows = 0;
   readonly inputWidth: number;
+  /** pairwise dot products per row (between the embeddings and the numeric features in x) */
+  readonly interactions: number;
   /** [capacity, C] field-local indices of the loaded rows */
   readonly cat: Int32Array;
-  /** [capacity, C*dim + D] embeddings then numeric features */
+  /** [capacity, C*dim + P + D] embeddings, their pairwise dot products, then numeric features */
   readonly x: Float32Array;
   /** post-ReLU output of each bottom layer */
   readonly bottomOut: Float32Array[];
@@ -55,6 +57,7 @@ export class Workspace {
     const outputs = (list: DenseLayer[]) => list.map((l) => buffer(capacity * l.outSize));
     const grads = (list: DenseLayer[]) => (training ? outputs(list) : []);
     this.inputWidth = width;
+    this.interactions = interactionCount(model.shape, model.embedding.vocabSizes.length);
     this.cat = new Int32Array(capacity * model.embedding.vocabSizes.length);
     this.x = buffer(capacity * width);
     this.bottomOut = outputs(model.bottom);
@@ -146,6 +149,8 @@ export function loadInputs(
   const numericDim = model.numericDim;
   const width = ws.inputWidth;
   const embWidth = fields * dim;
+  const pairs = ws.interactions;
+  const x = ws.x;
   for (let i = 0; i < count; i++) {
     const src = order ? order[start + i]! : start + i;
     const xRow = i * width;
@@ -154,10 +159,23 @@ export function loadInputs(
       ws.cat[i * fields + c] = v;
       const t = (offsets[c]! + v) * dim;
       const xc = xRow + c * dim;
-      for (let k = 0; k < dim; k++) ws.x[xc + k] = table[t + k]!;
+      for (let k = 0; k < dim; k++) x[xc + k] = table[t + k]!;
+    }
+    if (pairs > 0) {
+      // Pairs (a, b), a < b, in row-major order of the upper triangle (the ONNX export's order).
+      let p = xRow + embWidth;
+      for (let a = 0; a < fields; a++) {
+        const ea = xRow + a * dim;
+        for (let b = a + 1; b < fields; b++) {
+          const eb = xRow + b * dim;
+          let dot = 0;
+          for (let k = 0; k < dim; k++) dot += x[ea + k]! * x[eb + k]!;
+          x[p++] = dot;
+        }
+      }
     }
     const n0 = src * numericDim;
-    const xn = xRow + embWidth;
+    const xn = xRow + embWidth + pairs;
     for (let k = 0; k < numericDim; k++) ws.x[xn + k] = num[n0 + k]!;
   }
   ws.rows = count;
@@ -294,12 +312,35 @@ export function lossAndGradients(
   backwardTower(ws.kernels, model.cvrHead, grads.cvrHead, top, ws.cvrOut, ws.dCvr, dTop, topWidth, true, rows, false);
   const { dim, offsets, table } = model.embedding;
   const embWidth = fields * dim;
-  // Only the embedding columns of the input need a gradient.
-  backwardTower(ws.kernels, model.bottom, grads.bottom, ws.x, ws.bottomOut, ws.dBottom, ws.dX, embWidth, false, rows, true);
+  const pairs = ws.interactions;
+  const width = ws.inputWidth;
+  // Only the embedding and interaction columns of the input need a gradient.
+  backwardTower(ws.kernels, model.bottom, grads.bottom, ws.x, ws.bottomOut, ws.dBottom, ws.dX, embWidth + pairs, false, rows, true);
+
+  // d(e_a . e_b)/d e_a = e_b: fold the interaction gradients into the embedding columns.
+  if (pairs > 0) {
+    const x = ws.x;
+    const dX = ws.dX;
+    for (let r = 0; r < rows; r++) {
+      const row = r * width;
+      let p = row + embWidth;
+      for (let a = 0; a < fields; a++) {
+        const ea = row + a * dim;
+        for (let b = a + 1; b < fields; b++) {
+          const g = dX[p++]!;
+          if (g === 0) continue;
+          const eb = row + b * dim;
+          for (let k = 0; k < dim; k++) {
+            dX[ea + k] = dX[ea + k]! + g * x[eb + k]!;
+            dX[eb + k] = dX[eb + k]! + g * x[ea + k]!;
+          }
+        }
+      }
+    }
+  }
 
   // Scatter the input gradient into the embedding rows, with the L2 term per occurrence.
   const l2 = l2Embedding / rows;
-  const width = ws.inputWidth;
   const g = grads.embedding;
   grads.beginBatch();
   for (let r = 0; r < rows; r++) {

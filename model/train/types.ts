@@ -59,6 +59,12 @@ export interface ModelShape {
   headHidden: number[];
   maxPosition: number;
   positionCrossField: number | null;
+  /**
+   * 'dot' (DLRM-style): the dot product of every pair of field embeddings joins the bottom's input,
+   * so user x item tastes (a rank-k product of embeddings) need not be approximated by ReLUs.
+   * Absent or 'none': embeddings and numeric features only.
+   */
+  interactions?: 'none' | 'dot';
 }
 
 export const DEFAULT_SHAPE: ModelShape = {
@@ -67,10 +73,11 @@ export const DEFAULT_SHAPE: ModelShape = {
   headHidden: [],
   maxPosition: 20,
   positionCrossField: null,
+  interactions: 'none',
 };
 
 /**
- * The multi-task ranker: embeddings ++ numeric -> shared bottom -> CTR head and CVR head, each to
+ * The multi-task ranker: embeddings ++ pairwise embedding dot products (if enabled) ++ numeric -> shared bottom -> CTR head and CVR head, each to
  * one logit. pCTR = sigmoid(ctr logit), pCVR = sigmoid(cvr logit), pCTCVR = pCTR * pCVR.
  */
 export interface RankerModel {

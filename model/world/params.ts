@@ -24,6 +24,8 @@ export interface BrandTable {
 export interface WorldParams {
   /** segments x categories: the segment's part of every member's category affinity */
   segmentAffinity: Float64Array;
+  /** segments x latentDim: the latent taste a segment's members share (see segmentLatentShare) */
+  segmentLatent: Float64Array;
   /** each category's share of the catalog (sums to 1) */
   categoryShare: Float64Array;
   brands: BrandTable;
@@ -53,7 +55,12 @@ export function drawWorldParams(settings: WorldSettings): WorldParams {
   }
   for (let c = 0; c < categories; c++) categoryShare[c]! /= shareTotal;
 
-  return { segmentAffinity, categoryShare, brands: drawBrands(settings, categoryShare, rng) };
+  // Its own stream, so adding it left every other parameter of a seed unchanged.
+  const latentRng = Rng.stream(settings.seed, 'segment-latent');
+  const segmentLatent = new Float64Array(SEGMENTS.length * settings.latentDim);
+  for (let i = 0; i < segmentLatent.length; i++) segmentLatent[i] = latentRng.normal();
+
+  return { segmentAffinity, segmentLatent, categoryShare, brands: drawBrands(settings, categoryShare, rng) };
 }
 
 /** Splits `total` into integer parts proportional to shares, each at least 1 (largest remainder). */

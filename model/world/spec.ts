@@ -4,7 +4,7 @@
 // CTR ~5%, CVR given click ~10% and an oracle CTR AUC ~0.78 (see the world tests).
 
 /** Bumped whenever a change to the generator changes what a given seed produces. */
-export const WORLD_VERSION = 'world-v1';
+export const WORLD_VERSION = 'world-v2';
 
 export interface CategorySpec {
   name: string;
@@ -116,13 +116,18 @@ export const TRUTH = {
 
   users: {
     /** individual scatter of price sensitivity around the segment mean (floored at sensitivityFloor) */
-    priceSensitivitySd: 0.45,
+    priceSensitivitySd: 0.3,
     sensitivityFloor: 0.05,
     priceLevelSd: 0.3,
     /** seeded per-segment affinities ~ N(0, segmentAffinitySd) plus the segment's favourites */
     segmentAffinitySd: 0.3,
     /** individual affinities ~ N(0, individualAffinitySd) on top of the segment's */
-    individualAffinitySd: 0.7,
+    individualAffinitySd: 0.4,
+    /**
+     * share of the latent taste's variance a user shares with their segment: latent =
+     * sqrt(share) * segment latent + sqrt(1 - share) * N(0, 1), so the segment partly reveals it
+     */
+    segmentLatentShare: 0.8,
     /** activity = segment.activity * exp(N(0, activitySd)) */
     activitySd: 0.9,
     tenureMedianDays: 300,

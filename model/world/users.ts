@@ -55,6 +55,8 @@ export function generateUsers(settings: WorldSettings, params: WorldParams): Use
     activityCumulative: new Float64Array(count),
   };
 
+  const sharedLatent = Math.sqrt(spec.segmentLatentShare);
+  const ownLatent = Math.sqrt(1 - spec.segmentLatentShare);
   let activityTotal = 0;
   for (let u = 0; u < count; u++) {
     const s = rng.pickCumulative(segmentCumulative);
@@ -75,7 +77,9 @@ export function generateUsers(settings: WorldSettings, params: WorldParams): Use
     for (let c = 0; c < categories; c++) {
       users.affinity[u * categories + c] = params.segmentAffinity[s * categories + c]! + spec.individualAffinitySd * rng.normal();
     }
-    for (let d = 0; d < dim; d++) users.latent[u * dim + d] = rng.normal();
+    for (let d = 0; d < dim; d++) {
+      users.latent[u * dim + d] = sharedLatent * params.segmentLatent[s * dim + d]! + ownLatent * rng.normal();
+    }
   }
   return users;
 }

@@ -51,6 +51,7 @@ let data: TrainingSet;
 let test: TrainingSet;
 let linearHeads: RankerModel;
 let deepHeads: RankerModel;
+let dotInteractions: RankerModel;
 
 beforeAll(() => {
   data = generateSynthetic({ rows: 30_000, vocabSizes: VOCAB, numericDim: 5, seed: 21 }).set;
@@ -58,6 +59,7 @@ beforeAll(() => {
   const trainRows = sliceRows(data, 0, 20_000);
   const options = { epochs: 4, seed: 1, log: null } as const;
   linearHeads = train(trainRows, { ...options, shape: { embeddingDim: 8, hidden: [32, 16], headHidden: [] } }).model;
+  dotInteractions = train(trainRows, { ...options, shape: { embeddingDim: 8, hidden: [32, 16], headHidden: [], interactions: 'dot' } }).model;
   deepHeads = train(trainRows, { ...options, shape: { embeddingDim: 8, hidden: [32, 16], headHidden: [8], maxPosition: 5, positionCrossField: 3 } }).model;
 });
 
@@ -128,8 +130,23 @@ describe('ONNX signature', () => {
   });
 });
 
+describe('ONNX with dot interactions', () => {
+  it('computes the pairwise dots from the (dequantized) embeddings: Transpose, MatMul, upper-triangle Gather', () => {
+    const ops = opTypes(exportFp32(dotInteractions));
+    expect(ops.slice(0, 8)).toEqual(['Add', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather', 'Concat']);
+    const graph = onnx.ModelProto.decode(exportInt8(dotInteractions)).graph!;
+    expect(graph.node!.slice(0, 8).map((n) => n.opType)).toEqual(['Add', 'Gather', 'DequantizeLinear', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather']);
+    // The one float MatMul is the embeddings' Gram matrix (no weights); every dense layer is int8.
+    const matMuls = graph.node!.filter((n) => n.opType === 'MatMul');
+    expect(matMuls).toHaveLength(1);
+    expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'DequantizeLinear')!.output![0]);
+    const pairs = graph.initializer!.find((t) => t.name === 'interaction_pairs')!;
+    expect(pairs.dims!.map(Number)).toEqual([(VOCAB.length * (VOCAB.length - 1)) / 2]);
+  });
+});
+
 describe('ONNX fp32 parity with the trainer', () => {
-  for (const [name, model] of [['linear heads', () => linearHeads], ['hidden head layers', () => deepHeads]] as const) {
+  for (const [name, model] of [['linear heads', () => linearHeads], ['hidden head layers', () => deepHeads], ['dot interactions', () => dotInteractions]] as const) {
     it(`onnxruntime-node equals predict() within 1e-5 (${name})`, async () => {
       const { cat, num } = probeRows(model(), 500, 2);
       const expected = predict(model(), cat, num);
@@ -158,7 +175,7 @@ describe('ONNX int8 against fp32', () => {
   const MEAN_ABS = 0.003;
   const AUC_DELTA = 0.002;
 
-  for (const [name, model] of [['linear heads', () => linearHeads], ['hidden head layers', () => deepHeads]] as const) {
+  for (const [name, model] of [['linear heads', () => linearHeads], ['hidden head layers', () => deepHeads], ['dot interactions', () => dotInteractions]] as const) {
     it(`stays within tolerance of the fp32 model (${name})`, async () => {
       const m = model();
       const fp32 = await runOnnx(exportFp32(m), m, test.cat, test.num);

@@ -69,6 +69,16 @@ function referenceObjective(model: RankerModel, params: Float64Array[], set: Tra
         penalty += (l2 / 2) * e * e;
       }
     }
+    if (model.shape.interactions === 'dot') {
+      const embedded = x.slice();
+      for (let a = 0; a < fields; a++) {
+        for (let b = a + 1; b < fields; b++) {
+          let dot = 0;
+          for (let k = 0; k < dim; k++) dot += embedded[a * dim + k]! * embedded[b * dim + k]!;
+          x.push(dot);
+        }
+      }
+    }
     for (let k = 0; k < d; k++) x.push(set.num[r * d + k]!);
     const h = apply(bottom, x, true);
     const bucket = Math.min(Math.max(set.position[r]!, 1), maxPosition) - 1;
@@ -94,8 +104,8 @@ function parameterNames(model: RankerModel): string[] {
 }
 
 /** A small model with every parameter group non-trivial (random biases and position tower). */
-function smallModel(seed: number): RankerModel {
-  const shape: ModelShape = { embeddingDim: 3, hidden: [7, 5], headHidden: [3], maxPosition: 4, positionCrossField: 2 };
+function smallModel(seed: number, interactions: ModelShape['interactions'] = 'none'): RankerModel {
+  const shape: ModelShape = { embeddingDim: 3, hidden: [7, 5], headHidden: [3], maxPosition: 4, positionCrossField: 2, interactions };
   const model = createModel(shape, [5, 4, 3], 4, seed);
   const rng = new Rng(seed + 100);
   for (const layer of [...model.bottom, ...model.ctrHead, ...model.cvrHead]) {
@@ -136,9 +146,9 @@ describe('gradients', () => {
   const STEP = 1e-6;
   const L2 = 0.05;
 
-  for (const backend of ['simd', 'js'] as KernelBackend[]) {
-    it(`match finite differences for every parameter group (${backend} kernels)`, () => {
-      const model = smallModel(3);
+  for (const [backend, interactions] of [['simd', 'none'], ['js', 'none'], ['simd', 'dot'], ['js', 'dot']] as [KernelBackend, ModelShape['interactions']][]) {
+    it(`match finite differences for every parameter group (${backend} kernels, ${interactions} interactions)`, () => {
+      const model = smallModel(3, interactions);
       const rows = 13; // not a multiple of 4: exercises the kernels' edge paths
       const set = smallBatch(model, rows, 4);
       const ws = new Workspace(model, rows, true, backend);

@@ -1,0 +1,50 @@
+// Ground-truth quantities of the synthetic world for logged slates: the oracle's probabilities per
+// row, and the expected clicks and revenue of serving a slate's items in a given order (position
+// bias included), so rankings can be compared by what they would have earned.
+import type { LabelledSlate } from '../dataset/slates.ts';
+import type { World } from '../world/index.ts';
+
+export interface SlateTruth {
+  /** P(click | shown at position 1): the position-free attractiveness */
+  pClickTop: Float64Array;
+  pPurchaseGivenClick: Float64Array;
+  price: Float64Array;
+}
+
+export function slateTruth(world: World, slate: LabelledSlate): SlateTruth {
+  const user = world.userIndex(slate.userId ?? '');
+  if (user === undefined) throw new Error(`slate ${slate.requestId}: user ${slate.userId} is not in the world`);
+  const context = world.contextOf({ device: String(slate.context.device), page: String(slate.context.page), ts: slate.ts });
+  const n = slate.items.length;
+  const truth: SlateTruth = { pClickTop: new Float64Array(n), pPurchaseGivenClick: new Float64Array(n), price: new Float64Array(n) };
+  slate.items.forEach((row, i) => {
+    const item = world.itemIndex(row.id);
+    if (item === undefined) throw new Error(`slate ${slate.requestId}: item ${row.id} is not in the world`);
+    truth.pClickTop[i] = world.pClickTop(user, item, context);
+    truth.pPurchaseGivenClick[i] = world.pPurchaseGivenClick(user, item, context);
+    const price = row.inline?.price ?? world.catalogItem(item).price;
+    truth.price[i] = typeof price === 'number' ? price : Number(price);
+  });
+  return truth;
+}
+
+/** Expected clicks, purchases and revenue of showing the slate's rows in `order` (row indices). */
+export function expectedOutcome(world: World, truth: SlateTruth, order: ArrayLike<number>): { clicks: number; purchases: number; revenue: number } {
+  let clicks = 0;
+  let purchases = 0;
+  let revenue = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k]!;
+    const click = world.examination(k + 1) * truth.pClickTop[i]!;
+    const buy = click * truth.pPurchaseGivenClick[i]!;
+    clicks += click;
+    purchases += buy;
+    revenue += buy * truth.price[i]!;
+  }
+  return { clicks, purchases, revenue };
+}
+
+/** Row indices by descending score; ties keep the logged order. */
+export function orderBy(scores: ArrayLike<number>): number[] {
+  return Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+}
