@@ -2,9 +2,11 @@
 // (the project's own, or one brought from PyTorch, XGBoost, LightGBM ...) matches its feature
 // manifest and runs in onnxruntime-node and onnxruntime-web (the worker's runtime) on synthetic
 // slates. Exit code 0 when it does, 1 otherwise; --json ends the output with one JSON object.
-import { readFile } from 'node:fs/promises';
+// --bundle then regenerates worker/model/bundled-models.ts (only when the model is valid).
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { writeBundledModels } from '../pipeline/artifacts.ts';
 import { formatShape } from '../validate/onnx-signature.ts';
 import type { SmokeReport } from '../validate/smoke.ts';
 import { validateModel, type ValidationReport } from '../validate/validate-model.ts';
@@ -16,6 +18,7 @@ const program = new Command()
   .option('--manifest <file>', 'the manifest (default: manifest.json next to the model)')
   .option('--no-web', 'skip onnxruntime-web in the smoke run (onnxruntime-node only)')
   .option('--json', 'print one JSON object as the last line', false)
+  .option('--bundle', 'when valid, regenerate worker/model/bundled-models.ts from model/artifacts/* (the model must be model/artifacts/<dir>/<files.model> beside its manifest.json)', false)
   .parse();
 
 interface Options {
@@ -23,6 +26,14 @@ interface Options {
   manifest?: string;
   web: boolean;
   json: boolean;
+  bundle: boolean;
+}
+
+interface BundleResult {
+  /** artifact directories bundled, in bundle order */
+  models: string[];
+  /** the model id that serves when DEFAULT_MODEL is not set: the first bundled */
+  default: string;
 }
 const options = program.opts<Options>();
 
@@ -50,6 +61,36 @@ async function run(): Promise<ValidationReport> {
     modelFileName: basename(modelPath),
     runtimes: options.web ? ['onnxruntime-node', 'onnxruntime-web'] : ['onnxruntime-node'],
   });
+}
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** Regenerates the worker's bundled-model list; errors when the artifact layout would not bundle this model. */
+async function bundle(report: ValidationReport, modelPath: string, manifestPath: string): Promise<BundleResult | undefined> {
+  const artifacts = join(ROOT, 'model', 'artifacts');
+  const dir = dirname(modelPath);
+  const fail = (message: string) => {
+    report.errors.push({ code: 'bundle', message });
+    report.ok = false;
+    return undefined;
+  };
+  if (dirname(dir) !== artifacts) return fail(`to bundle, put the model in ${join('model', 'artifacts', '<id>')}/ (it is in ${dir})`);
+  if (manifestPath !== join(dir, 'manifest.json')) return fail(`to bundle, the manifest must be ${join(dir, 'manifest.json')}`);
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { model: { id: string }; files: { model: string } };
+  if (manifest.files.model !== basename(modelPath)) return fail(`to bundle, name the model ${manifest.files.model} (the manifest's files.model) or change files.model`);
+  const ids = new Map<string, string>();
+  for (const entry of (await readdir(artifacts, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+    try {
+      const other = JSON.parse(await readFile(join(artifacts, entry, 'manifest.json'), 'utf8')) as { model?: { id?: string } };
+      const id = other.model?.id ?? entry;
+      if (ids.has(id)) return fail(`model id '${id}' is used by both model/artifacts/${ids.get(id)} and model/artifacts/${entry}; the worker needs unique ids`);
+      ids.set(id, entry);
+    } catch {
+      // a directory without a manifest is not bundled
+    }
+  }
+  const models = await writeBundledModels(ROOT);
+  return { models, default: [...ids.entries()].find(([, entry]) => entry === models[0])?.[0] ?? models[0]! };
 }
 
 function printSmoke(smoke: SmokeReport | { skipped: string }): void {
@@ -81,7 +122,16 @@ function print(report: ValidationReport): void {
 }
 
 const report = await run();
+let bundled: BundleResult | undefined;
+if (options.bundle && report.ok) {
+  const modelPath = resolve(options.model);
+  bundled = await bundle(report, modelPath, resolve(options.manifest ?? join(dirname(modelPath), 'manifest.json')));
+}
 print(report);
-if (options.json) console.log(JSON.stringify(report));
+if (bundled) {
+  console.log(`worker/model/bundled-models.ts regenerated: bundles ${bundled.models.join(', ')}`);
+  console.log(`the worker serves '${bundled.default}' unless DEFAULT_MODEL (wrangler.toml [vars]) names another model id`);
+}
+if (options.json) console.log(JSON.stringify(bundled ? { ...report, bundle: bundled } : report));
 // Exit explicitly: onnxruntime-web (wasm in Node) keeps the event loop alive for seconds after its last run.
 process.exit(report.ok ? 0 : 1);

@@ -93,7 +93,15 @@ export function checkSignature(manifest: Manifest, signature: OnnxSignature, mod
       continue;
     }
     if (t.dtype !== 'float32') {
-      error('output_dtype', `outputs.${head}: output '${ref.name}' is ${t.dtype}; the worker reads float32 probabilities${t.dtype === 'int64' ? ' (is this a classifier\'s label output? name the probabilities output)' : ''}`);
+      const hint =
+        t.dtype === 'int64'
+          ? " (is this a classifier's label output? name the probabilities output)"
+          : t.dtype === 'sequence' || t.dtype === 'map'
+            ? ' (a ZipMap output: convert without ZipMap, e.g. onnxmltools zipmap=False or skl2onnx options {"zipmap": False})'
+            : t.dtype === 'float64'
+              ? ' (cast it to float32 in the graph)'
+              : '';
+      error('output_dtype', `outputs.${head}: output '${ref.name}' is ${t.dtype}; the worker reads float32 probabilities${hint}`);
     }
     if (t.shape === null) {
       warn('output_shape_unknown', `outputs.${head}: output '${ref.name}' declares no shape (checked by the smoke run)`);

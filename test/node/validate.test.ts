@@ -157,10 +157,11 @@ describe('mismatches', () => {
   it('warns about data the worker will not have at serving time', async () => {
     const model = withManifest(xgboostStyleModel(), (m) => {
       m.features.push({ name: 'ctx_locale', kind: 'categorical', from: { source: 'context', field: 'locale' }, vocab: ['en-US', 'de-DE'] });
-      m.inputs.push({ name: 'extra', dtype: 'float32', features: ['ctx_locale'] });
     });
     const report = await validate(model);
-    expect(report.warnings.find((w) => w.code === 'field_not_served')!.message).toMatch(/context\.locale is not in the worker's context record \(device, page, hour\)/);
+    expect(report.ok).toBe(true);
+    expect(codes(report.warnings)).toEqual(['field_not_served', 'feature_unused']);
+    expect(report.warnings[0]!.message).toMatch(/context\.locale is not in the worker's context record \(device, page, hour\)/);
     const otherSchema = await validate(withManifest(xgboostStyleModel(), (m) => void (m.feature_set.schema = 'my-features-v2')));
     expect(otherSchema.ok).toBe(true);
     expect(codes(otherSchema.warnings)).toEqual(['feature_set_schema']);
@@ -206,6 +207,14 @@ describe('npm run validate', () => {
     const { stdout } = failure as { stdout: string };
     expect(stdout).toMatch(/error \[input_batch_fixed\] input 'cat_ids' has a fixed batch dimension 1/);
     expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toMatchObject({ ok: false, errors: [{ code: 'input_batch_fixed' }, { code: 'input_batch_fixed' }] });
+  });
+
+  it('--bundle refuses a model outside model/artifacts/<dir>/ and leaves the bundle list alone', async () => {
+    const bundledPath = join(import.meta.dirname, '..', '..', 'worker', 'model', 'bundled-models.ts');
+    const before = await readFile(bundledPath, 'utf8');
+    const failure = await run(process.execPath, [...cli, '--model', join(dir, 'good.onnx'), '--manifest', join(dir, 'good.json'), '--no-web', '--bundle']).catch((e: { code: number; stdout: string }) => e);
+    expect(failure).toMatchObject({ code: 1, stdout: expect.stringMatching(/error \[bundle\] to bundle, put the model in model\/artifacts\/<id>\//) });
+    expect(await readFile(bundledPath, 'utf8')).toBe(before);
   });
 
   it('exits 1 when the manifest is not JSON', async () => {
