@@ -12,7 +12,10 @@
 //     labels (clicked, purchased) and the shown price
 //   - records: which other columns become raw fields of the user, item and context records, with
 //     their types. The user and context records are taken from a request's first row; the item
-//     record is per impression (the item's KV record at serving time).
+//     record is per impression (the item's KV record at serving time). `inline` fields are per
+//     impression too but belong to the request, not the item (e.g. a user-to-hotel distance): the
+//     caller sends them with each item, as it sends the shown price, and features read them from
+//     the `request` source.
 //   - slate_metadata: columns that describe how the slate was logged (e.g. Expedia's random_bool),
 //     exposed per slate for training and evaluation but never a feature: the worker cannot know them
 //   - feature_template: optionally, the dataset's features (manifest FeatureSpecs, `vocab: []` = fit
@@ -52,7 +55,10 @@ const fieldObjectSchema = z
     /** the column to read; defaults to the field's own name */
     column: columnName.optional(),
     type: z.enum(FIELD_TYPES),
-    /** spellings of a missing value for this column only (replaces the schema-wide list) */
+    /**
+     * spellings of a missing value for this column only (replaces the schema-wide list); for number
+     * fields a spelling that is a number matches by value ("0" also matches "0.0")
+     */
     missing: missingList.optional(),
     /** for number fields: exp or log of the value read (log of a value <= 0 is missing) */
     map: z.enum(VALUE_MAPS).optional(),
@@ -166,6 +172,8 @@ export const datasetSchemaSchema = z
         user: recordSchema.default({}),
         item: recordSchema.default({}),
         context: recordSchema.default({}),
+        /** per-impression values sent with the request's items (ItemRow.inline), next to the price */
+        inline: recordSchema.default({}),
       })
       .strict(),
     /** per-slate columns about how the slate was logged; never features */
@@ -177,8 +185,8 @@ export const datasetSchemaSchema = z
 
 export type DatasetSchema = z.infer<typeof datasetSchemaSchema>;
 export type DatasetSchemaInput = z.input<typeof datasetSchemaSchema>;
-export type RecordSource = 'user' | 'item' | 'context';
-export const RECORD_SOURCES: readonly RecordSource[] = ['user', 'item', 'context'];
+export type RecordSource = 'user' | 'item' | 'context' | 'inline';
+export const RECORD_SOURCES: readonly RecordSource[] = ['user', 'item', 'context', 'inline'];
 
 export class DatasetSchemaError extends Error {
   override name = 'DatasetSchemaError';
@@ -220,10 +228,11 @@ export function availableFields(schema: DatasetSchema): Record<'user' | 'item' |
   if (schema.impression.user_id) user.add('id');
   return {
     user,
-    item: new Set(['id', 'price', ...Object.keys(schema.records.item)]),
+    // the item source also sees inline fields (an inline value wins over the stored one)
+    item: new Set(['id', 'price', ...Object.keys(schema.records.item), ...Object.keys(schema.records.inline)]),
     context: new Set(Object.keys(schema.records.context)),
-    // the request's inline fields: the shown price (and the item id)
-    request: new Set(['id', 'price']),
+    // the request's inline fields: the item id, the shown price and the declared inline fields
+    request: new Set(['id', 'price', ...Object.keys(schema.records.inline)]),
   };
 }
 
@@ -248,7 +257,10 @@ function checkConsistency(schema: DatasetSchema, ctx: z.RefinementCtx): void {
       const why = forbidden.get(field.column);
       if (why) issue(['records', source, name], `column ${field.column} is ${why}; it cannot be a record field`);
       if (name === 'id') issue(['records', source, name], `'id' is reserved for the ${source} id`);
-      if (source === 'item' && name === 'price') issue(['records', source, name], `'price' is reserved for the impression's price (impression.price)`);
+      if ((source === 'item' || source === 'inline') && name === 'price') {
+        issue(['records', source, name], `'price' is reserved for the impression's price (impression.price)`);
+      }
+      if (source === 'inline' && name in schema.records.item) issue(['records', source, name], `${name} is also an item field; an inline value would hide it`);
     }
   }
   for (const [name, declaration] of Object.entries(schema.slate_metadata)) {
@@ -260,10 +272,6 @@ function checkConsistency(schema: DatasetSchema, ctx: z.RefinementCtx): void {
   if (!template) return;
   const fields = availableFields(schema);
   const checkRef = (ref: FieldRef, path: (string | number)[]) => {
-    if (ref.source === 'request' && ref.field !== 'id' && ref.field !== 'price') {
-      issue([...path, 'field'], `request (inline) fields are id and price; got ${ref.field}`);
-      return;
-    }
     const known = fields[ref.source];
     if (!known.has(ref.field)) {
       const hint =

@@ -4,8 +4,9 @@
 // as its request's rows are complete (schemas whose files are not grouped by request buffer a file).
 //
 // Records: the user and context records come from the request's first row; the item record is per
-// impression (`stored`, what the backfill would write to KV for the item, price included) and the
-// shown price is also sent `inline`, as a storefront sends it with the request. Missing values are
+// impression (`stored`, what the backfill would write to KV for the item, price included); the
+// shown price and the schema's inline fields are sent `inline`, as a storefront sends per-item
+// values with the request. Missing values are
 // left out of the records (absent, not 0), so the manifest's defaults apply as they would at serving.
 import { parse } from 'csv-parse';
 import { createReadStream } from 'node:fs';
@@ -14,8 +15,6 @@ import type { ItemRow } from '../features/assemble.ts';
 import type { RawRecord } from '../features/records.ts';
 import type { LabelledSlate } from '../dataset/slates.ts';
 import {
-  DatasetSchemaError,
-  RECORD_SOURCES,
   columnOf,
   positionColumn,
   recordFields,
@@ -50,6 +49,8 @@ export interface DatasetImpression {
   user: RawRecord;
   item: RawRecord;
   context: RawRecord;
+  /** the request's per-item fields (the shown price and the schema's inline fields) */
+  inline: RawRecord;
   metadata: RawRecord;
 }
 
@@ -114,9 +115,22 @@ export function parseTime(text: string, rule: TimeParseRule): number | undefined
 
 type Converted = { ok: true; value: string | number | undefined } | { ok: false; expected: string };
 
-function convertField(field: ResolvedField, text: string, missing: ReadonlySet<string>): Converted {
-  const isMissing = field.missing ? field.missing.includes(text) : missing.has(text);
-  if (isMissing) return { ok: true, value: undefined };
+/** Missing-value spellings that are numbers: a number field equal to one of them is missing ("0" catches "0.0"). */
+function numericMissing(spellings: Iterable<string>): number[] {
+  return [...spellings].filter((t) => t.trim() !== '' && Number.isFinite(Number(t))).map(Number);
+}
+
+interface MissingRule {
+  text: ReadonlySet<string>;
+  numbers: readonly number[];
+}
+
+function convertField(field: ResolvedField, text: string, missing: MissingRule): Converted {
+  if (missing.text.has(text)) return { ok: true, value: undefined };
+  if (field.type === 'number' && missing.numbers.length > 0 && text.trim() !== '') {
+    const n = Number(text);
+    if (Number.isFinite(n) && missing.numbers.includes(n)) return { ok: true, value: undefined };
+  }
   switch (field.type) {
     case 'string':
       return { ok: true, value: text };
@@ -146,6 +160,7 @@ function convertField(field: ResolvedField, text: string, missing: ReadonlySet<s
 
 interface BoundField extends ResolvedField {
   index: number;
+  missingRule: MissingRule;
   /** where the field is declared in the schema, for error messages */
   schemaPath: string;
 }
@@ -195,12 +210,14 @@ class RowAdapter {
     const bind = (fields: ResolvedField[], prefix: string): BoundField[] =>
       fields.map((f) => {
         const schemaPath = `${prefix}.${f.name}`;
-        return { ...f, schemaPath, index: find(f.column, schemaPath) };
+        const spellings = f.missing ?? schema.missing;
+        return { ...f, schemaPath, index: find(f.column, schemaPath), missingRule: { text: new Set(spellings), numbers: numericMissing(spellings) } };
       });
     this.records = {
       user: bind(recordFields(schema, 'user'), 'records.user'),
       item: bind(recordFields(schema, 'item'), 'records.item'),
       context: bind(recordFields(schema, 'context'), 'records.context'),
+      inline: bind(recordFields(schema, 'inline'), 'records.inline'),
       metadata: bind(recordFields(schema, 'slate_metadata'), 'slate_metadata'),
     };
   }
@@ -230,7 +247,7 @@ class RowAdapter {
     const out: RawRecord = {};
     for (const f of bound) {
       const text = fields[f.index]!;
-      const converted = convertField(f, text, this.missing);
+      const converted = convertField(f, text, f.missingRule);
       if (!converted.ok) this.fail(row, f.column, f.schemaPath, text, converted.expected);
       if (converted.value !== undefined) out[f.name] = converted.value;
     }
@@ -264,7 +281,11 @@ class RowAdapter {
     }
     const userText = this.userId === null ? undefined : fields[this.userId]!;
     const item = this.record(fields, row, this.records.item);
-    if (price !== undefined) item.price = price;
+    const inline = this.record(fields, row, this.records.inline);
+    if (price !== undefined) {
+      item.price = price;
+      inline.price = price;
+    }
     return {
       requestId: this.required(fields, row, this.requestId, 'impression.request_id'),
       ts,
@@ -277,6 +298,7 @@ class RowAdapter {
       user: this.record(fields, row, this.records.user),
       item,
       context: this.record(fields, row, this.records.context),
+      inline,
       metadata: this.record(fields, row, this.records.metadata),
     };
   }
@@ -324,7 +346,7 @@ function toSlate(group: DatasetImpression[], split: string): DatasetSlate {
   const items: ItemRow[] = group.map((imp) => ({
     id: imp.itemId,
     stored: imp.item,
-    inline: imp.price === undefined ? {} : { price: imp.price },
+    inline: imp.inline,
   }));
   return {
     split,
@@ -399,12 +421,3 @@ export async function collectSlates(schema: DatasetSchema, splits: string | read
   }
   return out;
 }
-
-/** The sources whose records a schema fills (for summaries). */
-export function recordSummary(schema: DatasetSchema): Record<RecordSource, string[]> {
-  const out = {} as Record<RecordSource, string[]>;
-  for (const source of RECORD_SOURCES) out[source] = recordFields(schema, source).map((f) => f.name);
-  return out;
-}
-
-export { DatasetSchemaError };

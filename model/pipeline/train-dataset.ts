@@ -11,7 +11,7 @@
 // early-stopping on eval would select on the reported data.
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { featureTemplate, type DatasetSchema } from '../data/dataset-schema.ts';
 import { collectSlates, REPO_ROOT, type DatasetSlate } from '../data/read-dataset.ts';
 import { assembleTrainingSet } from '../dataset/training-set.ts';
@@ -20,7 +20,7 @@ import { fitFeatures, type FitOptions } from '../features/fit.ts';
 import { parseManifest, type FeatureSpec, type Manifest, type ModelInput, type Objective } from '../features/manifest.ts';
 import { exportFp32 } from '../onnx/export.ts';
 import { exportInt8 } from '../onnx/quantize.ts';
-import { scoreTrainingRows } from '../onnx/score-node.ts';
+import { nodeScorer } from '../onnx/score-node.ts';
 import { mergeEnsemble } from '../train/ensemble.ts';
 import { auc, both, logloss } from '../train/metrics.ts';
 import { predict } from '../train/predict.ts';
@@ -64,6 +64,8 @@ export interface TrainDatasetOptions {
   template?: { features: FeatureSpec[]; inputs: ModelInput[] };
   /** vocabulary fitting; default minCount 5 */
   fit?: Partial<FitOptions>;
+  /** cap numeric features at mean +- this many standard deviations (see clipToSigmas); default off */
+  clipSigmas?: number;
   train?: Omit<TrainOptions, 'validation' | 'validationFraction' | 'seed'>;
   /** one model per seed, merged into one network averaging their logits; default [1] */
   seeds?: number[];
@@ -148,14 +150,40 @@ export function trainingPositions(set: TrainingSet, slates: readonly DatasetSlat
   }
 }
 
+/**
+ * Caps every numeric and cross feature at mean +- sigmas * std of its fitted (pre-standardisation)
+ * values, intersected with the template's own clip. Sparse features (e.g. a user history that 95%
+ * of requests lack, defaulted) otherwise standardise to |z| of 10 or more on the rows that have
+ * them; besides letting a few rows dominate a small model, that widens the per-tensor range int8
+ * DynamicQuantizeLinear spreads its 256 levels over, for every row of the slate.
+ */
+export function clipToSigmas(features: FeatureSpec[], sigmas: number): FeatureSpec[] {
+  return features.map((f) => {
+    if (f.kind === 'categorical') return f;
+    const { mean, std } = f.transform;
+    let lo = mean - sigmas * std;
+    let hi = mean + sigmas * std;
+    if (f.transform.clip) {
+      lo = Math.max(lo, f.transform.clip[0]);
+      hi = Math.min(hi, f.transform.clip[1]);
+    }
+    if (!(lo < hi)) return f;
+    return { ...f, transform: { ...f.transform, clip: [Number(lo.toPrecision(6)), Number(hi.toPrecision(6))] } };
+  });
+}
+
 /** The fitted draft manifest of a template over training slates. */
 export function fitDatasetManifest(
   schema: DatasetSchema,
   template: { features: FeatureSpec[]; inputs: ModelInput[] },
   trainSlates: readonly DatasetSlate[],
-  options: { modelId: string; objective: Objective; fit?: Partial<FitOptions> },
+  options: { modelId: string; objective: Objective; fit?: Partial<FitOptions>; clipSigmas?: number },
 ): Manifest {
-  const features = fitFeatures(template, trainSlates, options.fit);
+  let features = fitFeatures(template, trainSlates, options.fit);
+  if (options.clipSigmas !== undefined && options.clipSigmas > 0) {
+    // Second pass: standardise the clipped values (vocabularies are unchanged by clipping).
+    features = fitFeatures({ features: clipToSigmas(features, options.clipSigmas), inputs: template.inputs }, trainSlates, options.fit);
+  }
   return parseManifest({
     manifest_version: 1,
     model: { id: options.modelId, version: '0' },
@@ -229,6 +257,44 @@ export function baselineNdcg(
 const round = (x: number, digits = 5) => Number(x.toFixed(digits));
 const roundInterval = (i: Interval): Interval => ({ mean: round(i.mean), lo: round(i.lo), hi: round(i.hi), n: i.n, level: i.level });
 
+/**
+ * p_ctr and p_cvr with one onnxruntime run per slate, as the worker scores a request. It matters for
+ * int8: DynamicQuantizeLinear picks its scale from the whole input tensor, so a row's int8 score
+ * depends on the other rows of its batch, and only slate-sized batches give the served scores.
+ */
+export async function scorePerSlate(
+  bytes: Uint8Array,
+  set: TrainingSet,
+  slates: readonly { items: readonly unknown[] }[],
+): Promise<{ pCtr: Float32Array; pCvr: Float32Array }> {
+  const rows = set.click.length;
+  const C = rows > 0 ? set.cat.length / rows : 0;
+  const D = rows > 0 ? set.num.length / rows : 0;
+  const pCtr = new Float32Array(rows);
+  const pCvr = new Float32Array(rows);
+  const scorer = await nodeScorer(bytes);
+  try {
+    let start = 0;
+    for (const slate of slates) {
+      const n = slate.items.length;
+      const out = await scorer.run(
+        {
+          cat: { dtype: 'int32', data: set.cat.subarray(start * C, (start + n) * C), width: C },
+          num: { dtype: 'float32', data: set.num.subarray(start * D, (start + n) * D), width: D },
+        },
+        n,
+      );
+      pCtr.set(out.p_ctr!, start);
+      pCvr.set(out.p_cvr!, start);
+      start += n;
+    }
+    if (start !== rows) throw new Error(`the slates hold ${start} rows, the set ${rows}`);
+  } finally {
+    await scorer.release();
+  }
+  return { pCtr, pCvr };
+}
+
 async function evaluateExport(
   bytes: Uint8Array,
   set: TrainingSet,
@@ -237,7 +303,7 @@ async function evaluateExport(
   k: number,
   grades: RelevanceGrades,
 ): Promise<{ metrics: ExportEvaluation; perSlate: Float64Array }> {
-  const { pCtr, pCvr } = await scoreTrainingRows(bytes, set);
+  const { pCtr, pCvr } = await scorePerSlate(bytes, set, slates);
   const perSlate = slateNdcg(slates, slateScores(slates, pCtr, pCvr, objective), k, grades);
   return {
     perSlate,
@@ -320,6 +386,8 @@ export interface FitOnSlatesOptions {
   /** the validation slates of a { kind: 'split' } plan */
   validSlates?: DatasetSlate[];
   fit?: Partial<FitOptions>;
+  /** cap numeric features at mean +- this many standard deviations (see clipToSigmas); 0 = off */
+  clipSigmas?: number;
   train?: Omit<TrainOptions, 'validation' | 'validationFraction' | 'seed'>;
   seeds: number[];
   positions: PositionUse;
@@ -366,8 +434,12 @@ export function fitOnSlates(schema: DatasetSchema, slates: readonly DatasetSlate
     modelId: options.modelId,
     objective: options.objective,
     ...(options.fit ? { fit: options.fit } : {}),
+    ...(options.clipSigmas !== undefined ? { clipSigmas: options.clipSigmas } : {}),
   });
-  const trainOptions = { ...options.train, log: options.train?.log ?? null };
+  // Seeds are merged into one network (model/train/ensemble.ts), which needs a shape without
+  // pairwise embedding interactions; ask for none unless the caller chose a shape option itself.
+  const shape = { ...(options.seeds.length > 1 ? { interactions: 'none' } : {}), ...options.train?.shape } as TrainOptions['shape'];
+  const trainOptions = { ...options.train, shape, log: options.train?.log ?? null };
   let results = trainSeeds(draft, fitSlates, validSlates.length > 0 ? validSlates : null, { seeds: options.seeds, train: trainOptions, positions: options.positions });
   const bestEpochs = results.map((r) => r.bestEpoch);
   const validation = results.map((r) => r.validation);
@@ -401,7 +473,7 @@ export async function trainDataset(options: TrainDatasetOptions): Promise<Traine
   }
   if (options.outDir !== undefined) {
     const rel = relative(resolve(REPO_ROOT, 'model', 'artifacts'), resolve(options.outDir));
-    if (!rel.startsWith('..') && rel !== resolve(options.outDir)) {
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) {
       throw new Error(`refusing to write into model/artifacts (${options.outDir}): the worker bundles everything there; pick another directory`);
     }
   }
@@ -418,6 +490,7 @@ export async function trainDataset(options: TrainDatasetOptions): Promise<Traine
     validation: plan,
     ...(explicitValid ? { validSlates: explicitValid } : {}),
     ...(options.fit ? { fit: options.fit } : {}),
+    ...(options.clipSigmas !== undefined ? { clipSigmas: options.clipSigmas } : {}),
     ...(options.train ? { train: options.train } : {}),
     seeds,
     positions,

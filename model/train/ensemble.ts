@@ -63,9 +63,23 @@ function mergeHead(heads: readonly DenseLayer[][]): DenseLayer[] {
   return Array.from({ length: depth }, (_, l) => (l < depth - 1 ? blockDiagonal(heads.map((h) => h[l]!)) : averagedLogit(heads.map((h) => h[l]!))));
 }
 
+/** Shape options this merge does not know how to represent (e.g. DLRM-style pairwise dot products). */
+function unsupportedShape(model: RankerModel): string | null {
+  const known = new Set(['embeddingDim', 'hidden', 'headHidden', 'maxPosition', 'positionCrossField']);
+  for (const [key, value] of Object.entries(model.shape)) {
+    if (known.has(key) || value === undefined || value === null || value === 'none' || value === false) continue;
+    return `${key}: ${JSON.stringify(value)}`;
+  }
+  return null;
+}
+
 export function mergeEnsemble(models: readonly RankerModel[]): RankerModel {
   if (models.length === 0) throw new Error('nothing to merge');
   if (models.length === 1) return models[0]!;
+  const unsupported = unsupportedShape(models[0]!);
+  // Pairwise embedding dot products of the merged (K*dim wide) table would sum the K models' dots,
+  // which is not what any of them computed: refuse rather than export a different model.
+  if (unsupported) throw new Error(`cannot merge models with shape ${unsupported}; train them without it or serve one seed`);
   sameShape(models);
   const K = models.length;
   const first = models[0]!;
