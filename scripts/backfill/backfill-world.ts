@@ -1,51 +1,175 @@
-// Backfills a feature set computed from a world directory (users.csv, items.csv, impressions.csv)
-// into a KV target, with a progress bar on a terminal.
+// The backfill as a function: input tables -> statistics -> records -> a KV target, with an optional
+// checkpoint and a progress bar on a terminal. `backfillWorld` is the shortcut for a world directory
+// (users.csv, items.csv, impressions.csv), which `npm start` uses to fill the local KV.
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { readImpressions, readItems, readUsers, WORLD_FILES } from '../../model/world/index.ts';
+import { itemKey, userKey } from '../../model/features/kv-layout.ts';
+import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
+import { WORLD_FILES } from '../../model/world/index.ts';
+import type { FeatureStatsAccumulator } from '../../model/features/compute.ts';
+import { Checkpoint, describeInput, type CheckpointIdentity, type InputFile } from './checkpoint.ts';
 import type { KvTarget } from './kv-target.ts';
-import { newVersionName, publishFeatureSet, type PublishResult } from './publish.ts';
-import { accumulateStats, featurePairs, servingWindow, type FeatureSources } from './records.ts';
+import { newVersionName, publishFeatureSet, type PairChunk, type PublishResult } from './publish.ts';
+import { accumulateStats, type FeatureSources } from './records.ts';
+import { IMPRESSIONS_TABLE, ITEMS_TABLE, openTable, USERS_TABLE, type Table, type TableFormat } from './tables.ts';
+import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
+
+export interface InputPaths {
+  users: string;
+  items: string;
+  impressions: string;
+  /** overrides the extension of every file */
+  format?: TableFormat;
+}
 
 export interface BackfillOptions {
   version?: string;
+  /** pairs per request */
   batchSize?: number;
+  maxRequestBytes?: number;
+  concurrency?: number;
   verifySample?: number;
+  dryRun?: boolean;
   progress?: boolean;
+  /** checkpoint file; none when unset */
+  checkpointPath?: string;
+  /** resume from a matching checkpoint (default true) */
+  resume?: boolean;
+  /** names the target in the checkpoint identity, e.g. remote:<account>/<namespace> */
+  targetId?: string;
+  log?: (line: string) => void;
 }
 
-export function worldSources(worldDir: string): FeatureSources {
+export interface BackfillResult extends PublishResult {
+  seconds: number;
+  /** seconds spent on the log statistics before the first pair */
+  statsSeconds: number;
+  users: number;
+  items: number;
+  checkpoint?: string;
+  resumedFrom?: string;
+}
+
+export function worldInputs(worldDir: string): InputPaths {
+  return { users: join(worldDir, WORLD_FILES.users), items: join(worldDir, WORLD_FILES.items), impressions: join(worldDir, WORLD_FILES.impressions) };
+}
+
+export interface OpenedInputs {
+  users: Table<UserProfile>;
+  items: Table<CatalogItem>;
+  impressions: Table<Impression>;
+  sources: FeatureSources;
+}
+
+export async function openInputs(paths: InputPaths): Promise<OpenedInputs> {
+  const [users, items, impressions] = await Promise.all([
+    openTable(paths.users, USERS_TABLE, paths.format),
+    openTable(paths.items, ITEMS_TABLE, paths.format),
+    openTable(paths.impressions, IMPRESSIONS_TABLE, paths.format),
+  ]);
   return {
-    impressions: () => readImpressions(join(worldDir, WORLD_FILES.impressions)),
-    users: () => readUsers(join(worldDir, WORLD_FILES.users)),
-    items: () => readItems(join(worldDir, WORLD_FILES.items)),
+    users,
+    items,
+    impressions,
+    sources: {
+      users: () => users.batches(),
+      items: () => items.batches(),
+      impressions: () => impressions.batches(),
+      impressionCurveColumns: () => impressions.batches(['ts', 'position', 'clicked']),
+      itemCategories: () => items.batches(['item_id', 'category']),
+    },
   };
 }
 
-export async function countRows(rows: AsyncIterable<unknown>): Promise<number> {
-  let n = 0;
-  for await (const _ of rows) n++;
-  return n;
+/** The feature set's pairs: items first, then users, in table order; values computed on demand. */
+export async function* featureChunks(sources: FeatureSources, stats: FeatureStatsAccumulator, version: string): AsyncGenerator<PairChunk> {
+  for await (const rows of sources.items()) {
+    yield { kind: 'item', keys: rows.map((item) => itemKey(version, item.item_id)), value: (k) => JSON.stringify(stats.itemFeatures(rows[k]!)), origin: (k) => `item ${rows[k]!.item_id}` };
+  }
+  for await (const rows of sources.users()) {
+    yield { kind: 'user', keys: rows.map((user) => userKey(version, user.user_id)), value: (k) => JSON.stringify(stats.userFeatures(rows[k]!)), origin: (k) => `user ${rows[k]!.user_id}` };
+  }
 }
 
-export async function backfillWorld(target: KvTarget, worldDir: string, options: BackfillOptions = {}): Promise<PublishResult & { seconds: number }> {
-  const sources = worldSources(worldDir);
-  const stats = await accumulateStats(sources, await servingWindow(sources));
-  const total = (await countRows(sources.users())) + (await countRows(sources.items()));
-  const version = options.version ?? newVersionName();
-  const bar = options.progress
-    ? new cliProgress.SingleBar({ format: 'backfill {bar} {value}/{total} keys | {rate} keys/s | ETA {eta}s', hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+/** Rows a table holds as far as a cheap look tells (newline counts; none for compressed files). */
+function rowEstimate(files: readonly InputFile[], format: TableFormat): number | undefined {
+  let rows = 0;
+  for (const file of files) {
+    if (file.lines === undefined) return undefined;
+    rows += format === 'csv' ? Math.max(0, file.lines - 1) : file.lines;
+  }
+  return rows;
+}
+
+export async function runBackfill(target: KvTarget, paths: InputPaths, options: BackfillOptions = {}): Promise<BackfillResult> {
+  const log = options.log ?? (() => {});
   const started = performance.now();
-  bar?.start(total, 0, { rate: 0 });
+  const inputs = await openInputs(paths);
+
+  let checkpoint: Checkpoint | undefined;
+  let version = options.version;
+  let userFiles: InputFile[] | undefined;
+  let resumedFrom: string | undefined;
+  if (options.checkpointPath && !options.dryRun) {
+    const files: InputFile[] = [];
+    for (const [table, t] of [['users', inputs.users], ['items', inputs.items], ['impressions', inputs.impressions]] as const) {
+      for (const file of t.files) files.push(await describeInput(table, file));
+    }
+    userFiles = files.filter((f) => f.table === 'users');
+    const identity: CheckpointIdentity = { inputs: files, target: options.targetId ?? target.description, schema: FEATURE_SET_SCHEMA };
+    const opened = await Checkpoint.open(options.checkpointPath, identity, { ...(version ? { version } : {}), newVersion: () => newVersionName(), resume: options.resume ?? true });
+    checkpoint = opened.checkpoint;
+    version = checkpoint.version;
+    if (opened.discarded) log(`checkpoint: starting afresh (${opened.discarded})`);
+    if (checkpoint.pairsResumed > 0) {
+      resumedFrom = options.checkpointPath;
+      log(`checkpoint: resuming ${version}: ${checkpoint.pairsResumed.toLocaleString('en-US')} pairs already acknowledged`);
+    }
+    await checkpoint.save();
+  }
+  version ??= newVersionName();
+
+  const { stats, items } = await accumulateStats(inputs.sources);
+  const statsSeconds = (performance.now() - started) / 1000;
+  if (options.progress && !userFiles) userFiles = await Promise.all(inputs.users.files.map((file) => describeInput('users', file)));
+  const userRows = userFiles ? rowEstimate(userFiles, inputs.users.format) : undefined;
+
+  const bar =
+    options.progress && userRows !== undefined
+      ? new cliProgress.SingleBar(
+          { stream: process.stderr, format: 'backfill {bar} {percentage}% | {value}/{total} keys | {rate} keys/s | ETA {eta_formatted}', etaBuffer: 20, hideCursor: true },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
+  const sendStarted = performance.now();
+  bar?.start(items + userRows!, 0, { rate: 0 });
   try {
-    const result = await publishFeatureSet(target, version, featurePairs(sources, stats, version), {
-      batchSize: options.batchSize ?? 500,
+    const result = await publishFeatureSet(target, version, featureChunks(inputs.sources, stats, version), {
+      maxPairs: options.batchSize ?? 10_000,
+      ...(options.maxRequestBytes ? { maxBytes: options.maxRequestBytes } : {}),
+      concurrency: options.concurrency ?? 4,
       verifySample: options.verifySample ?? 200,
-      onProgress: (written) => bar?.update(written, { rate: Math.round(written / ((performance.now() - started) / 1000)) }),
+      dryRun: options.dryRun ?? false,
+      ...(checkpoint ? { checkpoint } : {}),
+      onProgress: (done) => bar?.update(done, { rate: Math.round(done / Math.max(1e-3, (performance.now() - sendStarted) / 1000)).toLocaleString('en-US') }),
     });
-    return { ...result, seconds: (performance.now() - started) / 1000 };
+    bar?.update(result.written);
+    if (checkpoint && result.flipped) await checkpoint.remove();
+    return {
+      ...result,
+      seconds: (performance.now() - started) / 1000,
+      statsSeconds,
+      users: result.active.users,
+      items: result.active.items,
+      ...(checkpoint ? { checkpoint: checkpoint.path } : {}),
+      ...(resumedFrom ? { resumedFrom } : {}),
+    };
   } finally {
     bar?.stop();
   }
+}
+
+/** Backfills the feature set of a world directory (users.csv, items.csv, impressions.csv). */
+export async function backfillWorld(target: KvTarget, worldDir: string, options: BackfillOptions = {}): Promise<BackfillResult> {
+  return runBackfill(target, worldInputs(worldDir), { batchSize: 5_000, concurrency: 1, ...options });
 }
