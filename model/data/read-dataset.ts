@@ -310,7 +310,11 @@ async function* readFileImpressions(schema: DatasetSchema, path: string): AsyncG
   if (format.kind !== 'csv') {
     throw new DatasetReadError(`${path}: format ${format.kind} (schema field format.kind) is not implemented yet; csv is`);
   }
-  const parser = createReadStream(path).pipe(parse({ delimiter: format.delimiter, skip_empty_lines: true, relax_column_count: true }));
+  const source = createReadStream(path);
+  const parser = parse({ delimiter: format.delimiter, skip_empty_lines: true, relax_column_count: true });
+  // pipe() does not forward the source's errors: without this a missing file would never end.
+  source.on('error', (error) => parser.destroy(error));
+  source.pipe(parser);
   let adapter: RowAdapter | null = null;
   let row = 0;
   try {
@@ -328,6 +332,7 @@ async function* readFileImpressions(schema: DatasetSchema, path: string): AsyncG
     }
     throw error;
   } finally {
+    source.destroy();
     parser.destroy();
   }
   if (adapter === null) throw new DatasetReadError(`${path}: empty file, expected a header row`);

@@ -204,6 +204,8 @@ describe('a schema-described CSV (user ids, NULL spelling, 0-based positions, un
     const noColumn = parseDatasetSchema({ ...minimalSchema(), records: { ...minimalSchema().records, item: { ...minimalSchema().records.item, color: 'string' } } });
     await expect(collectSlates(noColumn, 'train', { dataRoot: dir })).rejects.toThrow(/column color \(schema field records\.item\.color\) is not in the header/);
     await expect(collectSlates(schema, 'nope', { dataRoot: dir })).rejects.toThrow(/no split 'nope'/);
+    const missingFile = parseDatasetSchema({ ...minimalSchema(), splits: { train: 'gone.csv' } });
+    await expect(collectSlates(missingFile, 'train', { dataRoot: dir })).rejects.toThrow(/gone\.csv: no such file/);
   });
 });
 
