@@ -47,6 +47,7 @@ export interface TrainedRanker {
   result: TrainResult;
   trainSet: TrainingSet;
   validSet: TrainingSet;
+  trainSlates: LabelledSlate[];
   validSlates: LabelledSlate[];
   metrics: { int8: ExportMetrics; fp32: ExportMetrics };
 }
@@ -130,5 +131,5 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       options: { ...options.train, log: undefined, onProgress: undefined },
     },
   });
-  return { manifest, int8, fp32, result, trainSet, validSet, validSlates, metrics };
+  return { manifest, int8, fp32, result, trainSet, validSet, trainSlates, validSlates, metrics };
 }

@@ -29,6 +29,12 @@ export interface TrainOptions {
    * per batch, so at the base rate a few hundred batches would leave the tower under-fit.
    */
   positionLearningRate?: number;
+  /**
+   * Where the position tower starts: 'observed' (default) from each position's click log-odds
+   * relative to position 1, 'zero' from no position effect. Under a logging policy that put better
+   * items higher the observed rates overstate the position effect.
+   */
+  positionInit?: 'observed' | 'zero';
   /** L2 on the embeddings each row looks up (see lossAndGradients). Default 1e-5. */
   l2Embedding?: number;
   /** Seeds the initial weights and the per-epoch shuffles. Default 1. */
@@ -95,7 +101,7 @@ const POSITION_PRIOR_ROWS = 100;
  * 1, and the CVR bias at purchases per click. Under a logging policy that put better items higher
  * these per-position rates also carry relevance; training then corrects them, starting nearby.
  */
-function initialiseRates(model: RankerModel, set: TrainingSet): void {
+function initialiseRates(model: RankerModel, set: TrainingSet, positionInit: 'observed' | 'zero'): void {
   const buckets = model.position.maxPosition;
   const shown = new Float64Array(buckets);
   const clicked = new Float64Array(buckets);
@@ -112,7 +118,7 @@ function initialiseRates(model: RankerModel, set: TrainingSet): void {
   const overall = clicks / Math.max(1, set.click.length);
   const bucketLogit = (b: number) => logit((clicked[b]! + POSITION_PRIOR_ROWS * overall) / (shown[b]! + POSITION_PRIOR_ROWS));
   const top = bucketLogit(0);
-  for (let b = 1; b < buckets; b++) model.position.bias[b] = bucketLogit(b) - top;
+  if (positionInit === 'observed') for (let b = 1; b < buckets; b++) model.position.bias[b] = bucketLogit(b) - top;
   model.ctrHead[model.ctrHead.length - 1]!.bias[0] = top;
   model.cvrHead[model.cvrHead.length - 1]!.bias[0] = logit(clicks === 0 ? 0.5 : purchases / clicks);
 }
@@ -162,7 +168,7 @@ export function train(data: TrainingSet, options: TrainOptions = {}): TrainResul
   const hasValidation = validation !== null && rowCount(validation) > 0;
 
   const model = createModel(shape, trainSet.vocabSizes, numericDim, seed);
-  initialiseRates(model, trainSet);
+  initialiseRates(model, trainSet, options.positionInit ?? 'observed');
   const capacity = Math.min(batchSize, rows);
   const ws = new Workspace(model, capacity, true, options.kernels ?? 'simd');
   const grads = new Gradients(model, capacity);
