@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadDatasetSchema } from '../data/dataset-schema.ts';
 import type { Objective } from '../features/manifest.ts';
 import type { Interval } from '../eval/ranking-metrics.ts';
-import { trainDataset, type PositionUse, type ValidationPlan } from '../pipeline/train-dataset.ts';
+import { DATASET_TRAINING_DEFAULTS as D, trainDataset, type PositionUse, type ValidationPlan } from '../pipeline/train-dataset.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -52,18 +52,18 @@ const program = new Command()
   .option('--data-root <dir>', "overrides the schema's data_root")
   .option('--train-split <name>', 'training split', 'train')
   .option('--eval <splits>', 'comma-separated splits to measure on, pooled (empty: none)', '')
-  .option('--validation <plan>', 'holdout:<fraction> (refit on all after), split:<name>, or none', parseValidation, { kind: 'holdout', fraction: 0.2, seed: 1, refit: true } as ValidationPlan)
-  .option('--seeds <n>', 'models trained with seeds 1..n and merged into one network', int('--seeds', 1), 10)
-  .option('--epochs <n>', 'maximum epochs (or exact epochs with --validation none)', int('--epochs', 1), 60)
-  .option('--patience <n>', 'early-stopping patience (epochs)', int('--patience', 1), 5)
-  .option('--batch-size <n>', 'minibatch rows', int('--batch-size', 1), 256)
-  .option('--learning-rate <x>', 'Adam step size', positive('--learning-rate'), 2e-3)
-  .option('--hidden <sizes>', 'shared-bottom hidden sizes, comma-separated', '8')
-  .option('--embedding-dim <n>', 'embedding width', int('--embedding-dim', 1), 4)
-  .option('--clip-sigmas <x>', 'cap numeric features at mean +- x standard deviations (0: off)', (v) => Number(v), 4)
-  .option('--positions <use>', 'position tower input: all, none, randomized:<flag>', parsePositions, { mode: 'all' } as PositionUse)
-  .option('--objective <kind>', 'served objective: ctr, ctcvr, revenue:<exponent>', parseObjective, { kind: 'ctcvr' } as Objective)
-  .option('--k <n>', 'NDCG cut-off', int('--k', 1), 10)
+  .option('--validation <plan>', 'holdout:<fraction> (refit on all after), split:<name>, or none', parseValidation, D.validation)
+  .option('--seeds <n>', 'models trained with seeds 1..n and merged into one network', int('--seeds', 1), D.seeds)
+  .option('--epochs <n>', 'maximum epochs (or exact epochs with --validation none)', int('--epochs', 1), D.epochs)
+  .option('--patience <n>', 'early-stopping patience (epochs)', int('--patience', 1), D.patience)
+  .option('--batch-size <n>', 'minibatch rows', int('--batch-size', 1), D.batchSize)
+  .option('--learning-rate <x>', 'Adam step size', positive('--learning-rate'), D.learningRate)
+  .option('--hidden <sizes>', 'shared-bottom hidden sizes, comma-separated', D.hidden.join(','))
+  .option('--embedding-dim <n>', 'embedding width', int('--embedding-dim', 1), D.embeddingDim)
+  .option('--clip-sigmas <x>', 'cap numeric features at mean +- x standard deviations (0: off)', (v) => Number(v), D.clipSigmas)
+  .option('--positions <use>', 'position tower input: all, none, randomized:<flag>', parsePositions, D.positions)
+  .option('--objective <kind>', 'served objective: ctr, ctcvr, revenue:<exponent>', parseObjective, D.objective)
+  .option('--k <n>', 'NDCG cut-off', int('--k', 1), D.k)
   .option('--json', 'print the evaluation as JSON last', false)
   .parse();
 

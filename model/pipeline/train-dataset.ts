@@ -129,6 +129,41 @@ export interface TrainedDatasetModel {
 
 const DEFAULT_VALIDATION: ValidationPlan = { kind: 'holdout', fraction: 0.2, seed: 1, refit: true };
 
+/** The configured reference model for schema-described datasets (see DATASET_TRAINING_DEFAULTS). */
+export interface DatasetTrainingDefaults {
+  validation: ValidationPlan;
+  seeds: number;
+  epochs: number;
+  patience: number;
+  batchSize: number;
+  learningRate: number;
+  hidden: readonly number[];
+  embeddingDim: number;
+  clipSigmas: number;
+  positions: PositionUse;
+  objective: Objective;
+  k: number;
+}
+
+/**
+ * What `train-dataset` trains when given no options (its CLI defaults), and what
+ * `npm run eval -- --dataset <schema>` trains: one place, so the two cannot drift apart.
+ */
+export const DATASET_TRAINING_DEFAULTS: Readonly<DatasetTrainingDefaults> = Object.freeze<DatasetTrainingDefaults>({
+  validation: DEFAULT_VALIDATION,
+  seeds: 10,
+  epochs: 60,
+  patience: 5,
+  batchSize: 256,
+  learningRate: 2e-3,
+  hidden: [8],
+  embeddingDim: 4,
+  clipSigmas: 4,
+  positions: { mode: 'all' },
+  objective: { kind: 'ctcvr' },
+  k: 10,
+});
+
 /** A seeded split of slates into (rest, holdout), whole slates only. */
 export function holdoutSlates<T>(slates: readonly T[], fraction: number, seed: number): { rest: T[]; holdout: T[] } {
   if (!(fraction > 0 && fraction < 1)) throw new Error(`holdout fraction must be in (0, 1), got ${fraction}`);
