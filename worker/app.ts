@@ -1,21 +1,24 @@
 // The Hono app: typed context, routes, and the one place errors become JSON.
 import { Hono } from 'hono';
-import type { AppEnv } from './env.ts';
+import type { AppEnv, Bindings } from './env.ts';
 import { ApiError } from './http/errors.ts';
 import type { ModelRegistry } from './model/registry.ts';
+import { benchRoutes } from './routes/bench.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { rankRoutes } from './routes/rank.ts';
 
-export function createApp(registry: () => ModelRegistry): Hono<AppEnv> {
+export function createApp(registry: (env: Bindings) => ModelRegistry): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(async (c, next) => {
-    c.set('registry', registry());
+    c.set('registry', registry(c.env));
     await next();
   });
 
   app.route('/', rankRoutes);
   app.route('/', metaRoutes);
+  // 404 unless the wrangler var BENCH_ROUTES is "on" (only `npm run bench` sets it)
+  app.route('/', benchRoutes);
 
   app.notFound((c) => c.json(new ApiError(404, 'not_found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`).toBody(), 404));
 

@@ -10,6 +10,24 @@ export interface Bindings {
   FEATURE_SET_REFRESH_MS?: string;
   /** per-request deadline in milliseconds for feature reads and scoring */
   RANK_DEADLINE_MS?: string;
+  /** record cache (worker/features/record-cache.ts): how long a record is fresh, ms (default 60000; 0 turns the cache off) */
+  FEATURE_CACHE_TTL_MS?: string;
+  /** how long past its TTL a record may be served while one background refresh runs, ms (default 300000) */
+  FEATURE_CACHE_STALE_MS?: string;
+  /** how long a missing or corrupt key is remembered as missing, ms (default 10000) */
+  FEATURE_CACHE_NEGATIVE_TTL_MS?: string;
+  /** at most this many cached records (default 100000) */
+  FEATURE_CACHE_MAX_ENTRIES?: string;
+  /** at most about this many MB of decoded records (default 32, for a 128 MB isolate) */
+  FEATURE_CACHE_MAX_MB?: string;
+  /**
+   * onnxruntime graph optimisation level of the model sessions: "basic" (default; the graph's own
+   * arithmetic, what the parity tests compare), "extended" or "all" (fused int8 layers, faster; see
+   * README, Performance). Read when the isolate builds its registry.
+   */
+  ORT_GRAPH_OPTIMIZATION?: string;
+  /** "on" enables the /bench/* routes (routes/bench.ts); set only by `npm run bench` via --var */
+  BENCH_ROUTES?: string;
 }
 
 export interface Variables {

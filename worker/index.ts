@@ -3,8 +3,13 @@
 // /healthz error rather than a worker that cannot start).
 import { createApp } from './app.ts';
 import { bundledModels } from './model/bundled-models.ts';
+import { GRAPH_OPTIMIZATION_LEVELS, type GraphOptimizationLevel } from './model/loaded-model.ts';
 import { ModelRegistry } from './model/registry.ts';
 
 let registry: ModelRegistry | undefined;
 
-export default createApp(() => (registry ??= new ModelRegistry(bundledModels)));
+function graphOptimizationLevel(value: string | undefined): GraphOptimizationLevel {
+  return (GRAPH_OPTIMIZATION_LEVELS as readonly string[]).includes(value ?? '') ? (value as GraphOptimizationLevel) : 'basic';
+}
+
+export default createApp((env) => (registry ??= new ModelRegistry(bundledModels, { graphOptimizationLevel: graphOptimizationLevel(env.ORT_GRAPH_OPTIMIZATION) })));

@@ -35,6 +35,8 @@ export interface FeatureQualityCounters {
 }
 
 type Encoder = (slate: SlateRecords, row: number) => number;
+/** A field reference compiled into a closure that reads that one field (no switch per value). */
+type Getter = (slate: SlateRecords, row: number) => RawValue | undefined;
 
 interface CompiledColumn {
   encode: Encoder;
@@ -48,11 +50,24 @@ interface CompiledInput {
   columns: CompiledColumn[];
 }
 
-function applyTransform(x: number, t: NumericTransform): number {
-  let v = x;
-  if (t.log1p) v = Math.log1p(v > 0 ? v : 0);
-  if (t.clip) v = v < t.clip[0] ? t.clip[0] : v > t.clip[1] ? t.clip[1] : v;
-  return (v - t.mean) / t.std;
+/**
+ * A numeric transform compiled for one feature: (clip(log1p?(max(x, 0))) - mean) / std, with the
+ * constants captured once instead of read from the spec for every value.
+ */
+function compileTransform(t: NumericTransform): (x: number) => number {
+  const { mean, std } = t;
+  if (t.clip) {
+    const [lo, hi] = t.clip;
+    if (t.log1p) {
+      return (x) => {
+        const v = Math.log1p(x > 0 ? x : 0);
+        return ((v < lo ? lo : v > hi ? hi : v) - mean) / std;
+      };
+    }
+    return (x) => ((x < lo ? lo : x > hi ? hi : x) - mean) / std;
+  }
+  if (t.log1p) return (x) => (Math.log1p(x > 0 ? x : 0) - mean) / std;
+  return (x) => (x - mean) / std;
 }
 
 /** The raw value a field reference names for one row of a slate (before defaults and transforms). */
@@ -74,6 +89,28 @@ export function resolve(ref: FieldRef, slate: SlateRecords, row: number): RawVal
       const inline = item.inline?.[ref.field];
       return inline !== undefined ? inline : item.stored?.[ref.field];
     }
+  }
+}
+
+/** `resolve` specialised for one reference when the manifest is compiled: the hot path of `fill`. */
+function compileRef(ref: FieldRef): Getter {
+  const field = ref.field;
+  switch (ref.source) {
+    case 'user':
+      return field === 'id' ? (slate) => slate.userId : (slate) => slate.user?.[field];
+    case 'context':
+      return (slate) => slate.context[field];
+    case 'request':
+      return field === 'id' ? (slate, row) => slate.items[row]?.id : (slate, row) => slate.items[row]?.inline?.[field];
+    case 'item':
+      if (field === 'id') return (slate, row) => slate.items[row]?.id;
+      return (slate, row) => {
+        const item = slate.items[row];
+        if (item === undefined) return undefined;
+        // A value sent with the request (e.g. today's price) wins over the backfilled one.
+        const inline = item.inline?.[field];
+        return inline !== undefined ? inline : item.stored?.[field];
+      };
   }
 }
 
@@ -106,33 +143,35 @@ function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): En
 
   switch (spec.kind) {
     case 'numeric': {
-      const { from, transform } = spec;
+      const transform = compileTransform(spec.transform);
+      const from = compileRef(spec.from);
       const fallback = spec.default;
-      return (slate, row) => applyTransform(asNumber(resolve(from, slate, row), fallback), transform);
+      return (slate, row) => transform(asNumber(from(slate, row), fallback));
     }
     case 'categorical': {
-      const { from } = spec;
+      const from = compileRef(spec.from);
       if (spec.vocab) {
         const index = new Map<string, number>(spec.vocab.map((value, i) => [value, i + 1]));
         return (slate, row) => {
-          const key = asKey(resolve(from, slate, row));
+          const key = asKey(from(slate, row));
           return key === undefined ? 0 : (index.get(key) ?? 0);
         };
       }
       const buckets = spec.hash_buckets!;
       return (slate, row) => {
-        const key = asKey(resolve(from, slate, row));
+        const key = asKey(from(slate, row));
         return key === undefined ? 0 : 1 + (fnv1a32(key) % buckets);
       };
     }
     case 'cross': {
-      const { transform } = spec;
+      const transform = compileTransform(spec.transform);
       const fallback = spec.default;
       if (spec.op === 'map_lookup') {
-        const { map, key } = spec;
+        const map = compileRef(spec.map);
+        const key = compileRef(spec.key);
         return (slate, row) => {
-          const table = resolve(map, slate, row);
-          const k = asKey(resolve(key, slate, row));
+          const table = map(slate, row);
+          const k = asKey(key(slate, row));
           let value = fallback;
           if (k !== undefined && table !== undefined && table !== null) {
             if (typeof table === 'object' && !Array.isArray(table)) {
@@ -141,15 +180,16 @@ function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): En
               counters.invalid++;
             }
           }
-          return applyTransform(value, transform);
+          return transform(value);
         };
       }
-      const { numerator, denominator } = spec;
+      const numerator = compileRef(spec.numerator);
+      const denominator = compileRef(spec.denominator);
       return (slate, row) => {
-        const a = asNumber(resolve(numerator, slate, row), Number.NaN);
-        const b = asNumber(resolve(denominator, slate, row), Number.NaN);
+        const a = asNumber(numerator(slate, row), Number.NaN);
+        const b = asNumber(denominator(slate, row), Number.NaN);
         const ratio = a > 0 && b > 0 ? Math.log(a / b) : fallback;
-        return applyTransform(ratio, transform);
+        return transform(ratio);
       };
     }
   }
@@ -205,15 +245,10 @@ export class FeatureAssembler {
       if ((rowOffset + n) * width > buffer.data.length) {
         throw new Error(`buffer ${input.name} holds ${buffer.data.length / width} rows, needs ${rowOffset + n}`);
       }
-      for (let c = 0; c < width; c++) {
-        const column = input.columns[c]!;
-        if (column.perItem) {
-          for (let r = 0; r < n; r++) write(buffer.data, (rowOffset + r) * width + c, column.encode(slate, r));
-        } else {
-          const value = column.encode(slate, 0);
-          for (let r = 0; r < n; r++) write(buffer.data, (rowOffset + r) * width + c, value);
-        }
-      }
+      // The buffer's element type is checked once per input, not once per value.
+      const data = buffer.data;
+      if (data instanceof BigInt64Array) fillBigInt(input.columns, slate, data, n, width, rowOffset);
+      else fillNumbers(input.columns, slate, data, n, width, rowOffset);
     }
   }
 
@@ -228,7 +263,31 @@ export class FeatureAssembler {
   }
 }
 
-function write(data: InputBuffer, index: number, value: number): void {
-  if (data instanceof BigInt64Array) data[index] = BigInt(value);
-  else data[index] = value;
+/** Column by column: user/context columns are encoded once and broadcast, item columns per row. */
+function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float32Array | Int32Array, n: number, width: number, rowOffset: number): void {
+  for (let c = 0; c < width; c++) {
+    const column = columns[c]!;
+    const encode = column.encode;
+    let index = rowOffset * width + c;
+    if (column.perItem) {
+      for (let r = 0; r < n; r++, index += width) data[index] = encode(slate, r);
+    } else {
+      const value = encode(slate, 0);
+      for (let r = 0; r < n; r++, index += width) data[index] = value;
+    }
+  }
+}
+
+function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number): void {
+  for (let c = 0; c < width; c++) {
+    const column = columns[c]!;
+    const encode = column.encode;
+    let index = rowOffset * width + c;
+    if (column.perItem) {
+      for (let r = 0; r < n; r++, index += width) data[index] = BigInt(encode(slate, r));
+    } else {
+      const value = BigInt(encode(slate, 0));
+      for (let r = 0; r < n; r++, index += width) data[index] = value;
+    }
+  }
 }

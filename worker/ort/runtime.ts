@@ -12,6 +12,8 @@ import ortWasmModule from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import { warmupModelBytes } from './warmup-model.ts';
 
 let initialised: Promise<void> | undefined;
+/** ORT's wasm linear memory, found at instantiation (for memory reports: it counts against the isolate's 128 MB). */
+let wasmMemory: WebAssembly.Memory | undefined;
 
 type Instantiate = typeof WebAssembly.instantiate;
 
@@ -23,6 +25,7 @@ async function initialiseOnce(): Promise<void> {
   const original: Instantiate = WebAssembly.instantiate;
   const patched = (async (_bytes: unknown, imports?: WebAssembly.Imports) => {
     const instance = await original(ortWasmModule, imports);
+    wasmMemory = findMemory(instance.exports) ?? Object.values(imports ?? {}).map(findMemory).find((m) => m !== undefined);
     return { instance, module: ortWasmModule };
   }) as unknown as Instantiate;
   WebAssembly.instantiate = patched;
@@ -43,6 +46,16 @@ export function ensureOrtReady(): Promise<void> {
     });
   }
   return initialised;
+}
+
+/** Bytes of ORT's wasm linear memory in this isolate (undefined before initialisation). */
+export function ortWasmMemoryBytes(): number | undefined {
+  return wasmMemory?.buffer.byteLength;
+}
+
+function findMemory(namespace: unknown): WebAssembly.Memory | undefined {
+  if (typeof namespace !== 'object' || namespace === null) return undefined;
+  return Object.values(namespace).find((value): value is WebAssembly.Memory => value instanceof WebAssembly.Memory);
 }
 
 export { ort };

@@ -17,10 +17,15 @@ export function objectiveScores(objective: Objective, pCtr: Float32Array, pCvr: 
       for (let i = 0; i < n; i++) scores[i] = pCtr[i]! * pCvr[i]!;
       return scores;
     case 'expected_revenue': {
-      const fill = medianKnown(prices);
+      // The median is only needed when a price is missing (most slates carry every price).
+      let fill = Number.NaN;
       const a = objective.price_exponent;
       for (let i = 0; i < n; i++) {
-        const price = Number.isFinite(prices[i]!) ? prices[i]! : fill;
+        let price = prices[i]!;
+        if (!Number.isFinite(price)) {
+          if (Number.isNaN(fill)) fill = medianKnown(prices);
+          price = fill;
+        }
         scores[i] = pCtr[i]! * pCvr[i]! * Math.pow(price, a);
       }
       return scores;
@@ -29,7 +34,7 @@ export function objectiveScores(objective: Objective, pCtr: Float32Array, pCvr: 
 }
 
 function medianKnown(values: Float64Array): number {
-  const known = Array.from(values).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  const known = values.filter((v) => Number.isFinite(v)).sort(); // a typed array sorts numerically
   if (known.length === 0) return 1;
   const mid = known.length >> 1;
   return known.length % 2 ? known[mid]! : (known[mid - 1]! + known[mid]!) / 2;
@@ -37,7 +42,9 @@ function medianKnown(values: Float64Array): number {
 
 /** Row indices by descending score; ties keep request order. */
 export function orderByScore(scores: Float64Array): number[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i);
+  const n = scores.length;
+  const order: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) order[i] = i;
   order.sort((a, b) => scores[b]! - scores[a]! || a - b);
   return order;
 }

@@ -35,11 +35,22 @@ export interface RankDeps {
   now: Date;
   requestId: string;
   log?: (message: string, error: unknown) => void;
+  /** keeps background work (feature cache refreshes) alive after the response */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 function inlineFields(item: RankItem): RawRecord | undefined {
+  // Most items carry only an id (and maybe a price): skip the copy when there is nothing inline.
+  let inline = false;
+  for (const key in item) {
+    if (key !== 'id') {
+      inline = true;
+      break;
+    }
+  }
+  if (!inline) return undefined;
   const { id: _id, ...rest } = item;
-  return Object.keys(rest).length > 0 ? (rest as RawRecord) : undefined;
+  return rest as RawRecord;
 }
 
 export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<RankResult> {
@@ -60,7 +71,11 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<R
       featureSet = active.version;
       const keys = request.items.map((item) => itemKey(active.version, item.id));
       if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
-      const records = await store.getRecords(keys);
+      const reading = store.getRecords(keys, { waitUntil: deps.waitUntil });
+      // On an isolate's first request, ORT's start-up (CPU) overlaps the KV round trip; afterwards
+      // this is a settled promise. A failure surfaces in scoring.
+      model.ready().catch(() => undefined);
+      const records = await reading;
       stored = records.slice(0, request.items.length);
       if (request.user_id !== undefined) user = records[request.items.length] ?? undefined;
     }

@@ -2,6 +2,7 @@
 // the worker must answer a hostile body with a 4xx naming the field, never a 5xx or a slow request.
 import { z } from 'zod';
 import { ApiError, formatPath } from '../http/errors.ts';
+import { fastParseRankRequest } from './fast-parse.ts';
 
 export const MAX_ITEMS = 500;
 export const MAX_ID_LENGTH = 128;
@@ -71,6 +72,9 @@ export function parseRankRequest(body: unknown): RankRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError(400, 'invalid_request', 'body must be a JSON object');
   }
+  // Well-formed requests skip zod's per-field object building; anything else gets zod's message.
+  const fast = fastParseRankRequest(body);
+  if (fast !== undefined) return fast;
   const result = rankRequestSchema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { ApiError } from '../http/errors.ts';
 import { readJsonBody } from '../http/json-body.ts';
@@ -22,10 +22,21 @@ rankRoutes.post('/v1/rank', async (c) => {
     now: new Date(),
     requestId: request.request_id ?? crypto.randomUUID(),
     log: (message, error) => console.error(message, error),
+    waitUntil: waitUntilOf(c),
   });
   c.header('Server-Timing', timer.header());
   return c.json(result);
 });
+
+/** ctx.waitUntil when the request came with an ExecutionContext (app.request() in tests has none). */
+function waitUntilOf(c: Context<AppEnv>): ((promise: Promise<unknown>) => void) | undefined {
+  try {
+    const ctx = c.executionCtx;
+    return (promise) => ctx.waitUntil(promise);
+  } catch {
+    return undefined;
+  }
+}
 
 rankRoutes.all('/v1/rank', (c) => {
   c.header('Allow', 'POST');
