@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureWorldFiles } from '../pipeline/ensure-world.ts';
 import { writeArtifact, writeBundledModels } from '../pipeline/artifacts.ts';
-import { trainRanker } from '../pipeline/train-ranker.ts';
+import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker } from '../pipeline/train-ranker.ts';
 import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 
@@ -26,7 +26,8 @@ const program = new Command()
   .option('--data <dir>', 'where worlds are generated', '.data')
   .option('--epochs <n>', 'maximum epochs (early stopping on validation loss)', int('--epochs', 1), 8)
   .option('--train-seed <n>', 'trainer seed', int('--train-seed', 0), 1)
-  .option('--validation-days <n>', 'days at the end of the log held out', int('--validation-days', 1), 3)
+  .option('--validation-days <n>', 'days before the test days held out for early stopping', int('--validation-days', 1), 3)
+  .option('--test-days <n>', 'days at the end of the log held out for the manifest\'s metrics', int('--test-days', 0), 3)
   .option('--no-bundle', 'do not regenerate worker/model/bundled-models.ts')
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
@@ -41,6 +42,7 @@ interface Options {
   epochs: number;
   trainSeed: number;
   validationDays: number;
+  testDays: number;
   bundle: boolean;
   json: boolean;
 }
@@ -56,13 +58,12 @@ async function main(): Promise<void> {
   const dir = await ensureWorldFiles(settings, resolve(options.data));
   const world = await loadWorldLog(dir);
   console.log(`world ${dir}: ${world.log.length} impressions, ${world.users.size} users, ${world.items.size} items`);
-  const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(16, n)));
   const trained = await trainRanker(world, {
     modelId: options.id,
     validationDays: options.validationDays,
-    // Hash buckets at twice the id space keep collisions rare at the demo's size.
-    features: { itemIdBuckets: Math.min(1 << 16, pow2(2 * settings.items)), userIdBuckets: Math.min(1 << 16, pow2(2 * settings.users)) },
-    train: { epochs: options.epochs, seed: options.trainSeed, log: (line) => console.log(line) },
+    testDays: options.testDays,
+    features: REFERENCE_FEATURES(settings.items),
+    train: { ...REFERENCE_TRAINING, epochs: options.epochs, seed: options.trainSeed, log: (line) => console.log(line) },
     provenance: { world: settings, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: (line) => console.log(line),
   });
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const bundled = options.bundle ? await writeBundledModels(root) : [];
   const { int8, fp32 } = trained.metrics;
   console.log(`wrote ${artifactDir} (model ${trained.manifest.model.id}@${trained.manifest.model.version}, int8 ${trained.int8.byteLength} bytes, fp32 ${trained.fp32.byteLength} bytes)`);
-  console.log(`validation CTR AUC int8 ${int8.ctr.auc} / fp32 ${fp32.ctr.auc}; CVR AUC int8 ${int8.cvr.auc} / fp32 ${fp32.cvr.auc}; CTCVR AUC int8 ${int8.ctcvr_auc}`);
+  console.log(`held-out CTR AUC int8 ${int8.ctr.auc} / fp32 ${fp32.ctr.auc}; CVR AUC int8 ${int8.cvr.auc} / fp32 ${fp32.cvr.auc}; CTCVR AUC int8 ${int8.ctcvr_auc}`);
   if (options.bundle) console.log(`worker bundles: ${bundled.join(', ')}`);
   if (options.json) {
     console.log(JSON.stringify({ id: trained.manifest.model.id, version: trained.manifest.model.version, dir: artifactDir, rows: trained.trainSet.click.length, metrics: trained.metrics }));

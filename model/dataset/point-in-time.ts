@@ -2,7 +2,7 @@
 // daily backfill would have served on day d, i.e. statistics over the window [d - W, d). No label
 // of day d leaks into its own features, and records are as fresh in training as in serving.
 import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
-import { DAY_MS, FeatureStatsAccumulator, PositionCurve } from '../features/compute.ts';
+import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, type EntityLookups } from '../features/compute.ts';
 import type { RawRecord } from '../features/records.ts';
 import { labelledSlates, type LabelledSlate } from './slates.ts';
 
@@ -24,12 +24,10 @@ export function lowerBound(log: readonly Impression[], ts: number): number {
 }
 
 /** Feature statistics over log[from, to). */
-export function windowStats(log: readonly Impression[], from: number, to: number, tables: Tables): FeatureStatsAccumulator {
+export function windowStats(log: readonly Impression[], from: number, to: number, lookups: EntityLookups): FeatureStatsAccumulator {
   const curve = new PositionCurve();
   for (let i = from; i < to; i++) curve.add(log[i]!);
-  const categories = new Map<string, string>();
-  for (const [id, item] of tables.items) categories.set(id, item.category);
-  const stats = new FeatureStatsAccumulator(curve.rates(), categories);
+  const stats = new FeatureStatsAccumulator(curve.rates(), lookups);
   for (let i = from; i < to; i++) stats.add(log[i]!);
   return stats;
 }
@@ -43,13 +41,14 @@ export function* pointInTimeSlates(
   tables: Tables,
   range: { originTs: number; fromTs: number; toTs: number; windowDays: number },
 ): Generator<LabelledSlate> {
+  const lookups = entityLookups(tables.users.values(), tables.items.values());
   const firstDay = Math.floor((range.fromTs - range.originTs) / DAY_MS);
   for (let day = firstDay; range.originTs + day * DAY_MS < range.toTs; day++) {
     const dayStart = range.originTs + day * DAY_MS;
     const start = lowerBound(log, Math.max(dayStart, range.fromTs));
     const end = lowerBound(log, Math.min(dayStart + DAY_MS, range.toTs));
     if (start >= end) continue;
-    const stats = windowStats(log, lowerBound(log, dayStart - range.windowDays * DAY_MS), lowerBound(log, dayStart), tables);
+    const stats = windowStats(log, lowerBound(log, dayStart - range.windowDays * DAY_MS), lowerBound(log, dayStart), lookups);
     const users = new Map<string, RawRecord | undefined>();
     const items = new Map<string, RawRecord | undefined>();
     yield* labelledSlates(log.slice(start, end), {

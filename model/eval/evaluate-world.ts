@@ -17,7 +17,7 @@ import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { ensureWorldFiles, worldDir } from '../pipeline/ensure-world.ts';
 import { scorePerSlate } from '../pipeline/train-dataset.ts';
-import { trainRanker, type TrainedRanker, type TrainRankerOptions } from '../pipeline/train-ranker.ts';
+import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker, type TrainedRanker, type TrainRankerOptions } from '../pipeline/train-ranker.ts';
 import { loadWorldLog, type LoadedWorldLog } from '../pipeline/world-log.ts';
 import { auc } from '../train/metrics.ts';
 import { createWorld, WORLD_FILES, WORLD_VERSION, type World, type WorldSettings } from '../world/index.ts';
@@ -101,18 +101,27 @@ export interface RankerWindows {
   trainFrom: number;
   /** first held-out day */
   heldOutFrom: number;
+  /** end of the training days (the validation days follow when there are test days) */
+  trainTo: number;
   endTs: number;
 }
 
-/** The day windows train-ranker uses: days [7, end - validationDays) train, the rest is held out. */
-export function rankerWindows(log: readonly Impression[], validationDays: number): RankerWindows {
+/**
+ * The day windows train-ranker uses: days [7, end - validation - test) train; the evaluation holds
+ * out the test days (never seen in training or early stopping) or, for a model trained without
+ * them, the validation days.
+ */
+export function rankerWindows(log: readonly Impression[], validationDays: number, testDays = 0): RankerWindows {
   if (log.length === 0) throw new Error('the impression log is empty');
   const originTs = Math.floor(log[0]!.ts / DAY_MS) * DAY_MS;
   const endTs = (Math.floor(log[log.length - 1]!.ts / DAY_MS) + 1) * DAY_MS;
   const trainFrom = originTs + FEATURE_WINDOW_DAYS * DAY_MS;
-  const heldOutFrom = endTs - validationDays * DAY_MS;
-  if (heldOutFrom <= trainFrom) throw new Error(`the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${validationDays} held-out days`);
-  return { originTs, trainFrom, heldOutFrom, endTs };
+  const heldOutFrom = endTs - (testDays > 0 ? testDays : validationDays) * DAY_MS;
+  if (heldOutFrom - (testDays > 0 ? validationDays * DAY_MS : 0) <= trainFrom) {
+    throw new Error(`the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${validationDays + testDays} held-out days`);
+  }
+  const trainTo = heldOutFrom - (testDays > 0 ? validationDays * DAY_MS : 0);
+  return { originTs, trainFrom, trainTo, heldOutFrom, endTs };
 }
 
 /** Point-in-time slates of [fromTs, toTs), as train-ranker builds them. */
@@ -285,28 +294,32 @@ function windowText(w: RankerWindows, from: number, to: number): string {
 /** Evaluates an artifact directory (manifest.json + ONNX files) trained on a synthetic world. */
 export async function evaluateWorldArtifact(dir: string, options: WorldRunOptions): Promise<EvalReport> {
   const manifest = parseManifest(JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')));
-  const training = (manifest.training ?? {}) as { world?: WorldSettings; validation_days?: number };
+  const training = (manifest.training ?? {}) as { world?: WorldSettings; validation_days?: number; test_days?: number };
   if (!training.world) throw new Error(`${dir}/manifest.json has no training.world: the model was not trained on a synthetic world`);
   if (!manifest.files.fp32) throw new Error(`${dir}/manifest.json names no fp32 file`);
   const int8 = new Uint8Array(await readFile(join(dir, manifest.files.model)));
   const fp32 = new Uint8Array(await readFile(join(dir, manifest.files.fp32)));
   const validationDays = training.validation_days ?? 3;
+  const testDays = training.test_days ?? 0;
+  const heldOutDays = testDays > 0 ? testDays : validationDays;
   const { dir: worldDirectory, world, stale } = await ensureCurrentWorld(training.world, options.dataDir, options.log);
   const loaded = await loadWorldLog(worldDirectory);
   options.log(`world ${worldDirectory}: ${loaded.log.length} impressions`);
-  const w = rankerWindows(loaded.log, validationDays);
+  const w = rankerWindows(loaded.log, validationDays, testDays);
   const slates = worldSlates(loaded, w, w.heldOutFrom, w.endTs);
 
-  // Does the regenerated world reproduce the validation set the manifest reports on?
-  const recorded = (manifest.metrics?.validation ?? {}) as { rows?: number; int8?: { ctr?: { auc?: number } } };
+  // Does the regenerated world reproduce the held-out set the manifest reports on (scored one slate per run, as the trainer does)?
+  const recorded = (manifest.metrics?.test ?? manifest.metrics?.validation ?? {}) as { rows?: number; int8?: { ctr?: { auc?: number } } };
   const set = assembleTrainingSet(manifest, slates);
-  const batch = await scoreTrainingRows(int8, set);
+  const batch = await scoreTrainingRows(int8, set, slates.map((s) => s.items.length));
   const batchAuc = auc(batch.pCtr, set.click);
   const manifestRows = recorded.rows ?? null;
   const manifestAuc = recorded.int8?.ctr?.auc ?? null;
   const matches = manifestRows === null || manifestAuc === null ? null : manifestRows === set.click.length && Math.abs(manifestAuc - batchAuc) < 2e-5;
   const notes = [
-    `The held-out slates are the last ${validationDays} days of the log, rebuilt as the training run builds them; they are also the trainer's early-stopping set (train-ranker has no separate test window), so the models' figures are slightly optimistic.`,
+    testDays > 0
+      ? `The held-out slates are the last ${testDays} days of the log (the training run's test days: never used for training or early stopping), rebuilt as the training run builds them.`
+      : `The held-out slates are the last ${validationDays} days of the log, rebuilt as the training run builds them; they are also this model's early-stopping set (it was trained without test days), so its figures are slightly optimistic.`,
   ];
   if (stale) notes.push(`The cached world files at ${stale} do not match; this run generated the current code's world (${WORLD_VERSION}) of these settings in its own directory.`);
   if (matches === false) {
@@ -320,9 +333,9 @@ export async function evaluateWorldArtifact(dir: string, options: WorldRunOption
     int8,
     fp32,
     slates,
-    popularity: logPopularity(loaded.log, w.trainFrom, w.heldOutFrom),
-    trainingWindow: `the training window (${windowText(w, w.trainFrom, w.heldOutFrom)})`,
-    heldOutDescription: `the last ${validationDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features from the ${FEATURE_WINDOW_DAYS} days before each day`,
+    popularity: logPopularity(loaded.log, w.trainFrom, w.trainTo),
+    trainingWindow: `the training window (${windowText(w, w.trainFrom, w.trainTo)})`,
+    heldOutDescription: `the last ${heldOutDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features from the ${FEATURE_WINDOW_DAYS} days before each day`,
     model: { id: manifest.model.id, version: manifest.model.version, source: 'artifact', dir, objective: manifest.objective, description: manifest.model.description ?? null },
     command: options.command,
     notes,
@@ -338,15 +351,12 @@ export async function evaluateWorldArtifact(dir: string, options: WorldRunOption
 export interface WorldTrainOptions extends WorldRunOptions {
   modelId?: string;
   validationDays?: number;
+  /** days held out for evaluation only (default 3, as `npm run train`) */
+  testDays?: number;
   /** trainer options (epochs, seed, shape...); defaults as `npm run train` passes them */
   train?: TrainRankerOptions['train'];
 }
 
-/** Hash buckets as `npm run train` sizes them: twice the id space, a power of two, at most 2^16. */
-export function idBuckets(settings: WorldSettings): { itemIdBuckets: number; userIdBuckets: number } {
-  const pow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(16, n)));
-  return { itemIdBuckets: Math.min(1 << 16, pow2(2 * settings.items)), userIdBuckets: Math.min(1 << 16, pow2(2 * settings.users)) };
-}
 
 export function trainingInfo(trained: TrainedRanker, wallSeconds: number): TrainingInfo {
   const history = trained.result.history;
@@ -369,22 +379,24 @@ export async function trainAndEvaluateWorld(settings: WorldSettings, options: Wo
   const loaded = await loadWorldLog(dir);
   options.log(`world ${dir}: ${loaded.log.length} impressions, ${loaded.users.size} users, ${loaded.items.size} items`);
   const validationDays = options.validationDays ?? 3;
+  const testDays = options.testDays ?? 3;
   const started = performance.now();
   const trained = await trainRanker(loaded, {
     modelId: options.modelId ?? `eval-${settings.name}`,
     validationDays,
-    features: idBuckets(settings),
-    train: options.train ?? { epochs: 8, seed: 1, log: options.log },
+    testDays,
+    features: REFERENCE_FEATURES(settings.items),
+    train: options.train ?? { ...REFERENCE_TRAINING, epochs: 8, seed: 1, log: options.log },
     provenance: { world: settings, world_version: WORLD_VERSION, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: options.log,
   });
   const wall = (performance.now() - started) / 1000;
   // A separate test window, if the training run has one, is what to report on.
-  const test = (trained as TrainedRanker & { testSlates?: LabelledSlate[] }).testSlates;
-  const heldOut = test && test.length > 0 ? test : trained.validSlates;
-  const w = rankerWindows(loaded.log, validationDays);
+  const test = trained.testSlates;
+  const heldOut = test.length > 0 ? test : trained.validSlates;
+  const w = rankerWindows(loaded.log, validationDays, testDays);
   const notes = [
-    test && test.length > 0
+    test.length > 0
       ? 'The held-out slates are the training run\'s test window (not used for early stopping).'
       : `The held-out slates are the training run's last ${validationDays} days, which are also its early-stopping set (train-ranker has no separate test window), so the models' figures are slightly optimistic.`,
   ];
@@ -395,9 +407,9 @@ export async function trainAndEvaluateWorld(settings: WorldSettings, options: Wo
     int8: trained.int8,
     fp32: trained.fp32,
     slates: heldOut,
-    popularity: itemPopularity(slateRows(trained.trainSlates)),
-    trainingWindow: `the training slates (${windowText(w, w.trainFrom, w.heldOutFrom)})`,
-    heldOutDescription: test && test.length > 0 ? 'the training run\'s test slates' : `the training run's validation slates: the last ${validationDays} days (${windowText(w, w.heldOutFrom, w.endTs)})`,
+    popularity: logPopularity(loaded.log, w.trainFrom, w.trainTo),
+    trainingWindow: `the training slates (${windowText(w, w.trainFrom, w.trainTo)})`,
+    heldOutDescription: test.length > 0 ? `the training run's test slates: the last ${testDays} days (${windowText(w, w.heldOutFrom, w.endTs)})` : `the training run's validation slates: the last ${validationDays} days (${windowText(w, w.heldOutFrom, w.endTs)})`,
     model: { id: trained.manifest.model.id, version: trained.manifest.model.version, source: 'trained', dir: null, objective: trained.manifest.objective, description: trained.manifest.model.description ?? null },
     command: options.command,
     notes,

@@ -1,4 +1,4 @@
-// Computes the commerce-v1 user and item feature records from an impression log and the catalog
+// Computes the commerce-v2 user and item feature records from an impression log and the catalog
 // and user tables. Used by the backfill (records for KV) and by the trainer (records as of the end
 // of a history window), so that training and serving see values made by the same code.
 //
@@ -56,6 +56,11 @@ export class PositionCurve {
   }
 }
 
+/** A slice's click rate over its expected clicks, shrunk towards `overall`, relative to `overall`. */
+function relativeRate(r: Rate, overall: number): number {
+  return (r.clicks + COEC_PRIOR * overall) / (r.expected + COEC_PRIOR) / overall;
+}
+
 function bucket(position: number): number {
   return position < 1 ? 1 : position > MAX_POSITION_BUCKET ? MAX_POSITION_BUCKET : Math.floor(position);
 }
@@ -67,13 +72,32 @@ interface Counts {
   expected: number;
 }
 
+/** Clicks against expected clicks in one slice (a category, a brand, a segment). */
+interface Rate {
+  clicks: number;
+  expected: number;
+}
+
 interface UserStats extends Counts {
   clickedPriceSum: number;
   shownPriceSum: number;
-  byCategory: Map<string, { clicks: number; expected: number }>;
+  byCategory: Map<string, Rate>;
+  byBrand: Map<string, Rate>;
+}
+
+interface ItemStats extends Counts {
+  bySegment: Map<string, Rate>;
 }
 
 const newCounts = (): Counts => ({ impressions: 0, clicks: 0, purchases: 0, expected: 0 });
+
+function addRate(slices: Map<string, Rate>, key: string | undefined, clicked: number, expected: number): void {
+  if (key === undefined) return;
+  let r = slices.get(key);
+  if (!r) slices.set(key, (r = { clicks: 0, expected: 0 }));
+  r.clicks += clicked;
+  r.expected += expected;
+}
 
 /** Rounds to 4 significant digits: KV values stay small and both sides see identical numbers. */
 export function round4(x: number): number {
@@ -81,56 +105,87 @@ export function round4(x: number): number {
   return Number(x.toPrecision(4));
 }
 
+/** What the accumulator needs to know about the entities of an impression beyond its ids. */
+export interface EntityLookups {
+  /** item id -> category (a user's clicks are counted per category) */
+  itemCategory: ReadonlyMap<string, string>;
+  /** item id -> brand (and per brand) */
+  itemBrand?: ReadonlyMap<string, string>;
+  /** user id -> segment (an item's clicks are counted per user segment) */
+  userSegment?: ReadonlyMap<string, string>;
+}
+
+/** Lookups from in-memory tables. */
+export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'segment'>>, items: Iterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand'>>): Required<EntityLookups> {
+  const userSegment = new Map<string, string>();
+  for (const u of users) userSegment.set(u.user_id, u.segment);
+  const itemCategory = new Map<string, string>();
+  const itemBrand = new Map<string, string>();
+  for (const i of items) {
+    itemCategory.set(i.item_id, i.category);
+    itemBrand.set(i.item_id, i.brand);
+  }
+  return { userSegment, itemCategory, itemBrand };
+}
+
+/** A brand enters a user's record once they clicked it or were expected to click it this often. */
+const BRAND_MIN_EXPOSURE = 0.5;
+
 /**
  * Accumulates per-user and per-item statistics over a log; `userFeatures`/`itemFeatures` then give
  * the records for any user/item, including ones the log never saw (prior values).
  */
 export class FeatureStatsAccumulator {
   private readonly users = new Map<string, UserStats>();
-  private readonly items = new Map<string, Counts>();
-  private readonly itemCategory: Map<string, string>;
+  private readonly items = new Map<string, ItemStats>();
+  /** brand -> its clicks by user segment: the segment x brand taste, with far more data per cell than an item's */
+  private readonly brandSegments = new Map<string, { all: Rate; bySegment: Map<string, Rate> }>();
   private totalClicks = 0;
   private totalPurchases = 0;
 
   /**
    * @param positionRates the log's click rate per position bucket (PositionCurve.rates())
-   * @param catalog item id -> category, so a user's clicks can be counted per category
+   * @param lookups entity attributes, held by reference (not copied)
    */
   constructor(
     private readonly positionRates: Float64Array,
-    catalog: ReadonlyMap<string, string>,
-  ) {
-    this.itemCategory = new Map(catalog);
-  }
+    private readonly lookups: EntityLookups,
+  ) {}
 
   add(impression: Impression): void {
     const expected = this.positionRates[bucket(impression.position)]!;
+    const clicked = impression.clicked;
     let item = this.items.get(impression.item_id);
-    if (!item) this.items.set(impression.item_id, (item = newCounts()));
+    if (!item) this.items.set(impression.item_id, (item = { ...newCounts(), bySegment: new Map() }));
     item.impressions++;
-    item.clicks += impression.clicked;
+    item.clicks += clicked;
     item.purchases += impression.purchased;
     item.expected += expected;
+    const segment = this.lookups.userSegment?.get(impression.user_id);
+    if (segment !== undefined) addRate(item.bySegment, segment, clicked, expected);
+    const brand = this.lookups.itemBrand?.get(impression.item_id);
+    if (brand !== undefined) {
+      let b = this.brandSegments.get(brand);
+      if (!b) this.brandSegments.set(brand, (b = { all: { clicks: 0, expected: 0 }, bySegment: new Map() }));
+      b.all.clicks += clicked;
+      b.all.expected += expected;
+      addRate(b.bySegment, segment, clicked, expected);
+    }
 
     let user = this.users.get(impression.user_id);
     if (!user) {
-      user = { ...newCounts(), clickedPriceSum: 0, shownPriceSum: 0, byCategory: new Map() };
+      user = { ...newCounts(), clickedPriceSum: 0, shownPriceSum: 0, byCategory: new Map(), byBrand: new Map() };
       this.users.set(impression.user_id, user);
     }
     user.impressions++;
-    user.clicks += impression.clicked;
+    user.clicks += clicked;
     user.purchases += impression.purchased;
     user.expected += expected;
     user.shownPriceSum += impression.price;
-    if (impression.clicked) user.clickedPriceSum += impression.price;
-    const category = this.itemCategory.get(impression.item_id);
-    if (category !== undefined) {
-      let c = user.byCategory.get(category);
-      if (!c) user.byCategory.set(category, (c = { clicks: 0, expected: 0 }));
-      c.clicks += impression.clicked;
-      c.expected += expected;
-    }
-    this.totalClicks += impression.clicked;
+    if (clicked) user.clickedPriceSum += impression.price;
+    addRate(user.byCategory, this.lookups.itemCategory.get(impression.item_id), clicked, expected);
+    addRate(user.byBrand, brand, clicked, expected);
+    this.totalClicks += clicked;
     this.totalPurchases += impression.purchased;
   }
 
@@ -143,11 +198,12 @@ export class FeatureStatsAccumulator {
     const s = this.users.get(profile.user_id);
     const coec = s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1;
     const affinity: Record<string, number> = {};
+    const brandAffinity: Record<string, number> = {};
     if (s) {
-      for (const [category, c] of s.byCategory) {
-        // The user's rate in this category relative to their overall rate, shrunk towards 1.
-        const rate = (c.clicks + COEC_PRIOR * coec) / (c.expected + COEC_PRIOR);
-        affinity[category] = round4(rate / coec);
+      // The user's rate in a category (brand) relative to their overall rate, shrunk towards 1.
+      for (const [category, c] of s.byCategory) affinity[category] = round4(relativeRate(c, coec));
+      for (const [brand, b] of s.byBrand) {
+        if (b.clicks > 0 || b.expected >= BRAND_MIN_EXPOSURE) brandAffinity[brand] = round4(relativeRate(b, coec));
       }
     }
     let avgPrice = 0;
@@ -162,6 +218,7 @@ export class FeatureStatsAccumulator {
       purchases: s?.purchases ?? 0,
       click_coec: round4(coec),
       category_affinity: affinity,
+      brand_affinity: brandAffinity,
       avg_click_price: round4(avgPrice),
     };
     // No price history: leave the field out so the feature default applies.
@@ -169,9 +226,23 @@ export class FeatureStatsAccumulator {
     return record;
   }
 
+  /** segment -> the brand's rate with that segment relative to the brand's overall rate */
+  private brandSegmentAffinity(brand: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    const b = this.brandSegments.get(brand);
+    if (!b) return out;
+    const overall = (b.all.clicks + COEC_PRIOR) / (b.all.expected + COEC_PRIOR);
+    for (const [segment, r] of b.bySegment) out[segment] = round4(relativeRate(r, overall));
+    return out;
+  }
+
   itemFeatures(item: CatalogItem): ItemFeatures {
     const s = this.items.get(item.item_id);
     const prior = this.globalCvr();
+    const coec = s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1;
+    // The item's rate with each user segment, shrunk towards its overall rate.
+    const bySegment: Record<string, number> = {};
+    if (s) for (const [segment, r] of s.bySegment) bySegment[segment] = round4((r.clicks + COEC_PRIOR * coec) / (r.expected + COEC_PRIOR));
     return {
       category: item.category,
       brand: item.brand,
@@ -181,7 +252,9 @@ export class FeatureStatsAccumulator {
       impressions: s?.impressions ?? 0,
       clicks: s?.clicks ?? 0,
       purchases: s?.purchases ?? 0,
-      click_coec: round4(s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1),
+      click_coec: round4(coec),
+      segment_coec: bySegment,
+      brand_segment_affinity: this.brandSegmentAffinity(item.brand),
       cvr: round4(s ? (s.purchases + CVR_PRIOR_CLICKS * prior) / (s.clicks + CVR_PRIOR_CLICKS) : prior),
     };
   }

@@ -6,7 +6,7 @@ export const ACTIVE_KEY = 'fs:active';
 
 export interface ActiveFeatureSet {
   version: string;
-  /** the record schema the set was written with, e.g. commerce-v1 */
+  /** the record schema the set was written with, e.g. commerce-v2 */
   schema: string;
   written_at: string;
   users: number;

@@ -3,7 +3,7 @@
 // directly. Anything may be missing or malformed at serving time; the assembler defaults it.
 
 /** The feature-set schema this code writes and reads; manifests name it in feature_set.schema. */
-export const FEATURE_SET_SCHEMA = 'commerce-v1';
+export const FEATURE_SET_SCHEMA = 'commerce-v2';
 
 export type RawValue = string | number | boolean | null | RawRecord | RawValue[];
 export interface RawRecord {
@@ -22,6 +22,8 @@ export interface UserFeatures extends RawRecord {
   click_coec: number;
   /** category -> the user's COEC in that category relative to their overall COEC */
   category_affinity: Record<string, number>;
+  /** brand -> the same for brands the user was exposed to enough (or clicked) */
+  brand_affinity: Record<string, number>;
   /** mean price of items the user clicked; the user's overall mean shown price when no clicks */
   avg_click_price: number;
 }
@@ -37,6 +39,10 @@ export interface ItemFeatures extends RawRecord {
   clicks: number;
   purchases: number;
   click_coec: number;
+  /** user segment -> the item's COEC with that segment's users, shrunk towards click_coec */
+  segment_coec: Record<string, number>;
+  /** user segment -> the item's brand's rate with that segment relative to the brand's overall rate */
+  brand_segment_affinity: Record<string, number>;
   /** smoothed purchases per click */
   cvr: number;
 }

@@ -27,11 +27,15 @@ export async function nodeScorer(model: Uint8Array): Promise<NodeScorer> {
   };
 }
 
-/** p_ctr and p_cvr for every row of a reference-network training set, in batches. */
+/**
+ * p_ctr and p_cvr for every row of a reference-network training set. `batch` is a row count per run
+ * or the slate sizes in row order: an int8 model's DynamicQuantizeLinear picks one scale per input
+ * tensor, so only one slate per run reproduces what the worker serves.
+ */
 export async function scoreTrainingRows(
   model: Uint8Array,
   set: { cat: Int32Array; num: Float32Array; click: Uint8Array },
-  batch = 4096,
+  batch: number | readonly number[] = 4096,
 ): Promise<{ pCtr: Float32Array; pCvr: Float32Array }> {
   const scorer = await nodeScorer(model);
   const rows = set.click.length;
@@ -40,8 +44,9 @@ export async function scoreTrainingRows(
   const pCtr = new Float32Array(rows);
   const pCvr = new Float32Array(rows);
   try {
-    for (let start = 0; start < rows; start += batch) {
-      const n = Math.min(batch, rows - start);
+    for (let start = 0, b = 0; start < rows; b++) {
+      const n = Math.min(typeof batch === 'number' ? batch : batch[b]!, rows - start);
+      if (!(n > 0)) throw new Error(`batch ${b} has no rows`);
       const out = await scorer.run(
         {
           cat: { dtype: 'int32', data: set.cat.subarray(start * C, (start + n) * C), width: C },
@@ -51,6 +56,7 @@ export async function scoreTrainingRows(
       );
       pCtr.set(out.p_ctr!, start);
       pCvr.set(out.p_cvr!, start);
+      start += n;
     }
   } finally {
     await scorer.release();

@@ -2,7 +2,7 @@
 // ESMM multi-task network, fp32 and int8 ONNX export, and validation metrics of both exports as
 // onnxruntime scores them.
 import { createHash } from 'node:crypto';
-import { commerceV1Features, type CommerceFeatureOptions } from '../features/commerce-v1.ts';
+import { commerceV2Features, type CommerceFeatureOptions } from '../features/commerce-v2.ts';
 import { DAY_MS, FEATURE_WINDOW_DAYS } from '../features/compute.ts';
 import { fitFeatures } from '../features/fit.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
@@ -20,14 +20,32 @@ import type { LoadedWorldLog } from './world-log.ts';
 
 export interface TrainRankerOptions {
   modelId: string;
-  /** days at the end of the log held out for validation (early stopping and reported metrics) */
+  /** days before the test days held out for validation (early stopping) */
   validationDays: number;
+  /**
+   * days at the very end of the log held out for evaluation only (never seen by training or early
+   * stopping); the manifest's metrics are measured on them. Default 0 (metrics on validation).
+   */
+  testDays?: number;
   features: CommerceFeatureOptions;
   train: Omit<TrainOptions, 'validation'>;
   /** recorded in the manifest so the run can be repeated (e.g. the world's settings) */
   provenance: Record<string, unknown>;
   log: (line: string) => void;
 }
+
+/**
+ * The reference configuration (chosen on the 1m world's validation days, see README "Model
+ * quality"): hashed item-id embeddings at twice the catalog size (a user-id embedding memorised
+ * more than it generalised and is left out: user tastes come from the history features), pairwise
+ * embedding dot products, and a position tower that starts from no position effect (the logged
+ * per-position rates also carry the logging policy's popularity order).
+ */
+export const REFERENCE_FEATURES = (items: number): CommerceFeatureOptions => ({
+  itemIdBuckets: Math.min(1 << 16, 2 ** Math.ceil(Math.log2(Math.max(16, 2 * items)))),
+  userIdBuckets: 0,
+});
+export const REFERENCE_TRAINING = { shape: { interactions: 'dot' as const }, positionInit: 'zero' as const };
 
 export interface HeadMetrics {
   auc: number;
@@ -49,11 +67,15 @@ export interface TrainedRanker {
   validSet: TrainingSet;
   trainSlates: LabelledSlate[];
   validSlates: LabelledSlate[];
+  /** the test days' slates and rows (empty without testDays) */
+  testSlates: LabelledSlate[];
+  testSet: TrainingSet;
   metrics: { int8: ExportMetrics; fp32: ExportMetrics };
 }
 
-export async function exportMetrics(model: Uint8Array, set: TrainingSet): Promise<ExportMetrics> {
-  const { pCtr, pCvr } = await scoreTrainingRows(model, set);
+/** Metrics of an exported model, scored one slate per run as the worker serves it. */
+export async function exportMetrics(model: Uint8Array, set: TrainingSet, slates: readonly LabelledSlate[]): Promise<ExportMetrics> {
+  const { pCtr, pCvr } = await scoreTrainingRows(model, set, slates.map((s) => s.items.length));
   const ctcvr = pCtr.map((c, i) => c * pCvr[i]!);
   return {
     ctr: { auc: auc(pCtr, set.click), logloss: logloss(pCtr, set.click) },
@@ -74,17 +96,25 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
   if (log.length === 0) throw new Error('the impression log is empty');
   const originTs = Math.floor(log[0]!.ts / DAY_MS) * DAY_MS;
   const endTs = (Math.floor(log[log.length - 1]!.ts / DAY_MS) + 1) * DAY_MS;
+  const testDays = options.testDays ?? 0;
   const trainFrom = originTs + FEATURE_WINDOW_DAYS * DAY_MS;
-  const validFrom = endTs - options.validationDays * DAY_MS;
+  const testFrom = endTs - testDays * DAY_MS;
+  const validFrom = testFrom - options.validationDays * DAY_MS;
   if (validFrom <= trainFrom) {
-    throw new Error(`the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${options.validationDays} validation days`);
+    throw new Error(
+      `the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${options.validationDays} validation and ${testDays} test days`,
+    );
   }
   const range = { originTs, windowDays: FEATURE_WINDOW_DAYS };
+  const day = (ts: number) => (ts - originTs) / DAY_MS;
   const trainSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: trainFrom, toTs: validFrom })];
-  const validSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: validFrom, toTs: endTs })];
-  options.log(`slates: ${trainSlates.length} train (days ${FEATURE_WINDOW_DAYS}-${(validFrom - originTs) / DAY_MS}), ${validSlates.length} validation; features from the ${FEATURE_WINDOW_DAYS} days before each day`);
+  const validSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: validFrom, toTs: testFrom })];
+  const testSlates = testDays > 0 ? [...pointInTimeSlates(log, world, { ...range, fromTs: testFrom, toTs: endTs })] : [];
+  options.log(
+    `slates: ${trainSlates.length} train (days ${FEATURE_WINDOW_DAYS}-${day(validFrom)}), ${validSlates.length} validation (days ${day(validFrom)}-${day(testFrom)}), ${testSlates.length} test (days ${day(testFrom)}-${day(endTs)}); features from the ${FEATURE_WINDOW_DAYS} days before each day`,
+  );
 
-  const template = commerceV1Features(options.features);
+  const template = commerceV2Features(options.features);
   const features = fitFeatures(template, trainSlates);
   const draft = parseManifest({
     manifest_version: 1,
@@ -98,6 +128,7 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
   });
   const trainSet = assembleTrainingSet(draft, trainSlates);
   const validSet = assembleTrainingSet(draft, validSlates);
+  const testSet = assembleTrainingSet(draft, testSlates);
   options.log(`rows: ${trainSet.click.length} train, ${validSet.click.length} validation; ${trainSet.vocabSizes.length} categorical fields, ${trainSet.num.length / trainSet.click.length} numeric`);
 
   const started = performance.now();
@@ -109,7 +140,9 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
 
   const fp32 = exportFp32(result.model);
   const int8 = exportInt8(result.model);
-  const metrics = { fp32: roundMetrics(await exportMetrics(fp32, validSet)), int8: roundMetrics(await exportMetrics(int8, validSet)) };
+  const heldOut = testDays > 0 ? testSet : validSet;
+  const heldOutSlates = testDays > 0 ? testSlates : validSlates;
+  const metrics = { fp32: roundMetrics(await exportMetrics(fp32, heldOut, heldOutSlates)), int8: roundMetrics(await exportMetrics(int8, heldOut, heldOutSlates)) };
   const digest = createHash('sha256').update(int8).digest('hex').slice(0, 12);
   const manifest = parseManifest({
     ...draft,
@@ -119,11 +152,12 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       description: 'ESMM multi-task CTR/CVR network (shared bottom over embeddings and numeric features; position tower dropped at export), int8 dynamic quantization',
       quantization: 'int8: DynamicQuantizeLinear + MatMulInteger; int8 embeddings dequantized after Gather',
     },
-    metrics: { validation: { rows: validSet.click.length, slates: validSlates.length, ...metrics } },
+    metrics: { [testDays > 0 ? 'test' : 'validation']: { rows: heldOut.click.length, slates: testDays > 0 ? testSlates.length : validSlates.length, ...metrics } },
     training: {
       ...options.provenance,
       feature_window_days: FEATURE_WINDOW_DAYS,
       validation_days: options.validationDays,
+      test_days: testDays,
       rows: trainSet.click.length,
       epochs_run: result.history.length,
       best_epoch: result.bestEpoch,
@@ -131,5 +165,5 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       options: { ...options.train, log: undefined, onProgress: undefined },
     },
   });
-  return { manifest, int8, fp32, result, trainSet, validSet, trainSlates, validSlates, metrics };
+  return { manifest, int8, fp32, result, trainSet, validSet, trainSlates, validSlates, testSlates, testSet, metrics };
 }

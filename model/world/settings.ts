@@ -25,7 +25,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 
 function preset(name: string, users: number, items: number, impressions: number, days: number): WorldSettings {
   const slateSize = Object.freeze({ min: 10, max: 30 });
-  return Object.freeze({ name, seed: 1, users, items, impressions, days, startTs: Date.UTC(2025, 0, 6), slateSize, brands: 200, latentDim: 8 });
+  return Object.freeze({ name, seed: 1, users, items, impressions, days, startTs: Date.UTC(2025, 0, 6), slateSize, brands: 200, latentDim: 4 });
 }
 
 export const PRESETS: Readonly<Record<PresetName, WorldSettings>> = {
@@ -33,8 +33,8 @@ export const PRESETS: Readonly<Record<PresetName, WorldSettings>> = {
   tiny: preset('tiny', 300, 400, 8_000, 7),
   /** the shipped model trains on it; the local demo KV is filled from its tables */
   demo: preset('demo', 3_000, 1_500, 200_000, 28),
-  /** a million impressions over a catalog a bit larger than the demo's */
-  '1m': preset('1m', 10_000, 4_000, 1_000_000, 28),
+  /** a million impressions over a mid-size shop (the demo's catalog size, more users) */
+  '1m': preset('1m', 5_000, 1_500, 1_000_000, 28),
 };
 
 export class WorldSettingsError extends Error {

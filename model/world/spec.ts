@@ -4,7 +4,7 @@
 // CTR ~5%, CVR given click ~10% and an oracle CTR AUC ~0.78 (see the world tests).
 
 /** Bumped whenever a change to the generator changes what a given seed produces. */
-export const WORLD_VERSION = 'world-v2';
+export const WORLD_VERSION = 'world-v3';
 
 export interface CategorySpec {
   name: string;
@@ -83,7 +83,7 @@ export const TRUTH = {
     /** times the user's hidden affinity to the item's category */
     affinity: 0.6,
     /** times dot(user latent, item latent) / sqrt(dim) */
-    latent: 0.6,
+    latent: 0.45,
     /** times the item's hidden appeal (the normal score of its popularity rank) */
     popularity: 0.35,
     quality: 0.3,
@@ -106,7 +106,7 @@ export const TRUTH = {
     base: -3.0,
     quality: 0.5,
     affinity: 0.2,
-    latent: 0.3,
+    latent: 0.225,
     price: 0.8,
     cheaperGain: 0.5,
     device: { mobile: -0.15, desktop: 0.2, tablet: 0 } as Record<Device, number>,
@@ -147,12 +147,12 @@ export const TRUTH = {
     brandZipf: 0.9,
     brandQualitySd: 0.6,
     brandPriceLevelSd: 0.3,
-    brandLatentSd: 0.6,
+    brandLatentSd: 0.9,
     /** quality = brand quality + popularityQuality * appeal + N(0, qualityNoiseSd) */
     popularityQuality: 0.3,
     qualityNoiseSd: 0.7,
     /** latent = brand latent + N(0, latentNoiseSd) */
-    latentNoiseSd: 0.8,
+    latentNoiseSd: 0.4,
     /** exposure weight of the item at popularity rank r (0-based): (r + 1)^-popularityZipf */
     popularityZipf: 1.0,
     /** log price = log(category median) + brand level + qualityPrice * quality + N(0, priceSd) */

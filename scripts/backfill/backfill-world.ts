@@ -76,7 +76,8 @@ export async function openInputs(paths: InputPaths): Promise<OpenedInputs> {
       items: () => items.batches(),
       impressions: () => impressions.batches(),
       impressionCurveColumns: () => impressions.batches(['ts', 'position', 'clicked']),
-      itemCategories: () => items.batches(['item_id', 'category']),
+      itemAttributes: () => items.batches(['item_id', 'category', 'brand']),
+      userSegments: () => users.batches(['user_id', 'segment']),
     },
   };
 }

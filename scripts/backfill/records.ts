@@ -17,7 +17,8 @@ export interface FeatureSources {
   items: () => AsyncIterable<CatalogItem[]>;
   /** optional cheaper passes over a few columns (a table reader converts only those) */
   impressionCurveColumns?: () => AsyncIterable<Pick<Impression, 'ts' | 'position' | 'clicked'>[]>;
-  itemCategories?: () => AsyncIterable<Pick<CatalogItem, 'item_id' | 'category'>[]>;
+  itemAttributes?: () => AsyncIterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand'>[]>;
+  userSegments?: () => AsyncIterable<Pick<UserProfile, 'user_id' | 'segment'>[]>;
 }
 
 export interface StatsWindow {
@@ -73,14 +74,19 @@ export async function windowAndCurve(sources: FeatureSources, windowDays = FEATU
 /** Per-user and per-item statistics over the serving window (FeatureStatsAccumulator, the shared module). */
 export async function accumulateStats(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
   const { window, rates } = await windowAndCurve(sources, windowDays);
-  let categories = new Map<string, string>();
+  const itemCategory = new Map<string, string>();
+  const itemBrand = new Map<string, string>();
   let items = 0;
-  for await (const batch of (sources.itemCategories ?? sources.items)()) {
-    for (const item of batch) categories.set(item.item_id, item.category);
+  for await (const batch of (sources.itemAttributes ?? sources.items)()) {
+    for (const item of batch) {
+      itemCategory.set(item.item_id, item.category);
+      itemBrand.set(item.item_id, item.brand);
+    }
     items += batch.length;
   }
-  const stats = new FeatureStatsAccumulator(rates, categories);
-  categories = new Map(); // the accumulator keeps its own copy
+  const userSegment = new Map<string, string>();
+  for await (const batch of (sources.userSegments ?? sources.users)()) for (const user of batch) userSegment.set(user.user_id, user.segment);
+  const stats = new FeatureStatsAccumulator(rates, { itemCategory, itemBrand, userSegment });
   for await (const batch of sources.impressions()) {
     for (const impression of batch) if (impression.ts >= window.fromTs && impression.ts < window.toTs) stats.add(impression);
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
+import { DAY_MS, FEATURE_WINDOW_DAYS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
 import { ACTIVE_KEY, itemKey, userKey } from '../../model/features/kv-layout.ts';
 import { createWorld, readImpressions, readItems, readUsers, worldSettings, writeWorld } from '../../model/world/index.ts';
 import { runBackfill, worldInputs, type InputPaths } from '../../scripts/backfill/backfill-world.ts';
@@ -106,7 +106,7 @@ describe('backfill inputs', () => {
     const inWindow = impressions.filter((i) => i.ts >= toTs - FEATURE_WINDOW_DAYS * DAY_MS && i.ts < toTs);
     const curve = new PositionCurve();
     for (const imp of inWindow) curve.add(imp);
-    const stats = new FeatureStatsAccumulator(curve.rates(), new Map(items.map((i) => [i.item_id, i.category])));
+    const stats = new FeatureStatsAccumulator(curve.rates(), entityLookups(users, items));
     for (const imp of inWindow) stats.add(imp);
     const expected = new Map<string, string>();
     for (const item of items) expected.set(itemKey(VERSION, item.item_id), JSON.stringify(stats.itemFeatures(item)));

@@ -3,6 +3,7 @@
 // is honoured; the API contract is enforced; oversize values and a missing token are clear errors;
 // a run killed mid-way resumes from its checkpoint without rewriting acknowledged batches; and
 // fs:active only ever points at a complete set.
+import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
 import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -156,7 +157,7 @@ describe('remote backfill against the fake Workers KV API', () => {
         const [user_id, segment, loyalty_tier, tenure_days] = line.split(',');
         return { user_id, segment, loyalty_tier, tenure_days: Number(tenure_days) };
       });
-      rows[5]!.segment = 'x'.repeat(25 * 1024 * 1024);
+      rows[5]!.loyalty_tier = 'x'.repeat(25 * 1024 * 1024);
       const path = join(dir, 'users-oversize.jsonl');
       await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n'));
       const target = openRemoteKv({ token: TOKEN, accountId: ACCOUNT, namespaceId: 'ns5', apiBase: base });
@@ -219,7 +220,7 @@ describe('remote backfill against the fake Workers KV API', () => {
   it('resumes a killed run from its checkpoint without rewriting acknowledged batches; fs:active never points at a partial set', async () => {
     await withFake({ writeDelayMs: 150 }, async (api, base) => {
       const ns = 'ns7';
-      api.seed(ns, ACTIVE_KEY, JSON.stringify({ version: 'previous', schema: 'commerce-v1', written_at: '', users: 0, items: 0 }));
+      api.seed(ns, ACTIVE_KEY, JSON.stringify({ version: 'previous', schema: FEATURE_SET_SCHEMA, written_at: '', users: 0, items: 0 }));
       const checkpointPath = join(dir, 'cp-kill.json');
       const args = ['--import', 'tsx', 'scripts/backfill.ts', '--world', world, '--remote', '--account-id', ACCOUNT, '--namespace-id', ns, '--api-base', base, '--batch', '25', '--concurrency', '2', '--checkpoint', checkpointPath, '--json'];
       const env = { ...process.env, CLOUDFLARE_API_TOKEN: TOKEN };

@@ -21,7 +21,7 @@ import { maxAbsDiff } from '../../model/train/metrics.ts';
 import { worldSettings } from '../../model/world/index.ts';
 
 const run = promisify(execFile);
-const settings = worldSettings('tiny', { days: 12, impressions: 12_000 });
+const settings = worldSettings('tiny', { days: 14, impressions: 14_000 });
 const quiet = () => {};
 
 let dir: string;
@@ -35,6 +35,7 @@ beforeAll(async () => {
     command: 'test',
     log: quiet,
     validationDays: 2,
+    testDays: 2,
     bootstrapSamples: 500,
     train: { epochs: 2, seed: 1, log: null, shape: { embeddingDim: 4, hidden: [16] } },
   }));
@@ -73,7 +74,7 @@ describe('eval on a world, model trained in-process', () => {
     expectContract(summary);
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
     expect((summary as any).training.rows_per_second).toBeGreaterThan(0);
-    expect(report.data.slates).toBe(trained.validSlates.length);
+    expect(report.data.slates).toBe(trained.testSlates.length);
   });
 
   it('orders random < oracle on every ground-truth measure, and the oracle is calibrated against the truth', () => {
@@ -113,7 +114,7 @@ describe('eval on a world, model trained in-process', () => {
     expect(maxAbsDiff(batched.pCtr, perSlate.pCtr)).toBeGreaterThan(0);
   });
 
-  it('an artifact: regenerates its world, rebuilds the validation days, reproduces the manifest', async () => {
+  it('an artifact: regenerates its world, rebuilds the test days, reproduces the manifest', async () => {
     const fromArtifact = await evaluateWorldArtifact(join(dir, 'model'), { dataDir: join(dir, 'data'), command: 'test', log: quiet, bootstrapSamples: 500 });
     expect(fromArtifact.world!.reproduction!.matches).toBe(true);
     expect(fromArtifact.data.slates).toBe(report.data.slates);

@@ -17,7 +17,7 @@ function manifestWith(features: FeatureSpec[], inputs: ModelInput[]): Manifest {
   return parseManifest({
     manifest_version: 1,
     model: { id: 'test', version: '1' },
-    feature_set: { schema: 'commerce-v1' },
+    feature_set: { schema: 'commerce-v2' },
     files: { model: 'model.onnx' },
     features,
     inputs,
@@ -183,7 +183,9 @@ describe('feature statistics from a log', () => {
   for (const imp of log) curve.add(imp);
   const rates = curve.rates();
   const categories = new Map([['i1', 'a'], ['i2', 'a'], ['i3', 'b'], ['i4', 'b'], ['i5', 'b']]);
-  const stats = new FeatureStatsAccumulator(rates, categories);
+  const brands = new Map([['i1', 'x'], ['i2', 'y'], ['i3', 'y'], ['i4', 'y'], ['i5', 'y']]);
+  const segments = new Map([['u1', 'odd'], ['u2', 'even']]);
+  const stats = new FeatureStatsAccumulator(rates, { itemCategory: categories, itemBrand: brands, userSegment: segments });
   for (const imp of log) stats.add(imp);
 
   it('estimates a non-increasing position curve', () => {
@@ -196,6 +198,17 @@ describe('feature statistics from a log', () => {
     expect(item('i3').click_coec).toBeGreaterThan(item('i2').click_coec);
     expect(item('unseen').click_coec).toBe(1);
     expect(item('unseen').impressions).toBe(0);
+  });
+
+  it('counts an item by user segment and a user by brand', () => {
+    const item = (id: string) => stats.itemFeatures({ item_id: id, category: categories.get(id)!, brand: brands.get(id)!, price: 1, rating: 4, age_days: 1 });
+    // i3 is clicked only by even requests (u2): its rate with 'even' is above its overall rate, 'odd' below.
+    const i3 = item('i3');
+    expect(i3.segment_coec.even).toBeGreaterThan(i3.click_coec);
+    expect(i3.segment_coec.odd).toBeLessThan(i3.click_coec);
+    expect(item('unseen').segment_coec).toEqual({});
+    const u2 = stats.userFeatures({ user_id: 'u2', segment: 'even', loyalty_tier: 'none', tenure_days: 3 });
+    expect(u2.brand_affinity.y).toBeGreaterThan(u2.brand_affinity.x!);
   });
 
   it('gives unseen users prior values and omits an unknown price level', () => {

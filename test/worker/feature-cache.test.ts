@@ -3,6 +3,7 @@
 // per test, to answer fs:active with the test's own pointer, so these tests never move the shared
 // fs:active the other files rely on. The clock is injected: no test waits, none asserts a duration.
 import { env } from 'cloudflare:workers';
+import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createApp } from '../../worker/app.ts';
 import { FeatureStore } from '../../worker/features/store.ts';
@@ -196,7 +197,7 @@ describe('feature record cache', () => {
     await store.getRecords([key(v1, 'i', 'a')]);
     expect(store.cache.size).toBe(1);
 
-    p.active = JSON.stringify({ version: v2, schema: 'commerce-v1' });
+    p.active = JSON.stringify({ version: v2, schema: FEATURE_SET_SCHEMA });
     expect((await store.activeFeatureSet())?.version).toBe(v2);
     expect(store.cache.size).toBe(0);
     expect(store.cache.stats.version_drops).toBe(1);

@@ -1,6 +1,7 @@
 // A KV binding wrapped for the worker tests: counts the calls that reach Miniflare's KV, can answer
 // fs:active with a test's own pointer (so a test never moves the fs:active other files rely on),
 // and can fail on demand.
+import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
 import { env } from 'cloudflare:workers';
 import { ACTIVE_KEY } from '../../model/features/kv-layout.ts';
 
@@ -17,7 +18,7 @@ export function probe(active?: { version: string } | null): KvProbe {
   const p: KvProbe = {
     kv: undefined as unknown as KVNamespace,
     calls: { bulk: 0, keys: 0, single: 0 },
-    active: active === undefined ? undefined : active === null ? null : JSON.stringify({ ...active, schema: 'commerce-v1', written_at: '', users: 0, items: 0 }),
+    active: active === undefined ? undefined : active === null ? null : JSON.stringify({ ...active, schema: FEATURE_SET_SCHEMA, written_at: '', users: 0, items: 0 }),
     failing: false,
   };
   p.kv = {

@@ -1,4 +1,4 @@
-// The reference trainer's features over the commerce-v1 records: which record fields the model
+// The reference trainer's features over the commerce-v2 records: which record fields the model
 // reads and how. Transforms' constants and vocabularies are placeholders here; fit.ts fills them
 // from training data and the result goes into the manifest.
 import type { FeatureSpec, ModelInput } from './manifest.ts';
@@ -13,7 +13,7 @@ export interface CommerceFeatureOptions {
   userIdBuckets: number;
 }
 
-export function commerceV1Features(options: CommerceFeatureOptions): { features: FeatureSpec[]; inputs: ModelInput[] } {
+export function commerceV2Features(options: CommerceFeatureOptions): { features: FeatureSpec[]; inputs: ModelInput[] } {
   const categorical: FeatureSpec[] = [
     { name: 'user_segment', kind: 'categorical', from: { source: 'user', field: 'segment' }, vocab: [] },
     { name: 'user_tier', kind: 'categorical', from: { source: 'user', field: 'loyalty_tier' }, vocab: [] },
@@ -47,6 +47,33 @@ export function commerceV1Features(options: CommerceFeatureOptions): { features:
       op: 'map_lookup',
       map: { source: 'user', field: 'category_affinity' },
       key: { source: 'item', field: 'category' },
+      default: 1,
+      transform: { ...logIdentity, clip: [0, 5] },
+    },
+    {
+      name: 'user_brand_affinity',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'user', field: 'brand_affinity' },
+      key: { source: 'item', field: 'brand' },
+      default: 1,
+      transform: { ...logIdentity, clip: [0, 5] },
+    },
+    {
+      name: 'item_segment_coec',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'item', field: 'segment_coec' },
+      key: { source: 'user', field: 'segment' },
+      default: 1,
+      transform: { ...logIdentity, clip: [0, 5] },
+    },
+    {
+      name: 'brand_segment_affinity',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'item', field: 'brand_segment_affinity' },
+      key: { source: 'user', field: 'segment' },
       default: 1,
       transform: { ...logIdentity, clip: [0, 5] },
     },
