@@ -13,13 +13,16 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
-            // Tests flip fs:active and expect the next request to see it.
-            miniflare: { bindings: { FEATURE_SET_REFRESH_MS: '0' } },
+            // Tests flip fs:active and expect the next request to see it. Exposure logging is off by
+            // default (tests that check it turn it on per request with EXPOSURE_SINK: 'kv'); the
+            // secrets are test values.
+            miniflare: { bindings: { FEATURE_SET_REFRESH_MS: '0', EXPOSURE_SINK: 'off', EXPERIMENT_SALT: 'test-salt', EXPERIMENT_OVERRIDE_TOKEN: 'test-override-token' } },
           }),
         ],
         // isolate: false shares one module graph across files: the 14 MB ORT wasm reaches workerd once
-        // per run (the pool ships it as a JSON array, ~12 s) instead of once per file.
-        test: { name: 'workers', isolate: false, include: ['test/worker/**/*.test.ts'], globalSetup: ['test/worker/global-setup.ts'], testTimeout: 30_000 },
+        // per run (the pool ships it as a JSON array, ~12 s) instead of once per file. The first test waits
+        // for that, hence the long timeouts (a loaded 2-core machine took 31 s).
+        test: { name: 'workers', isolate: false, include: ['test/worker/**/*.test.ts'], globalSetup: ['test/worker/global-setup.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
     ],
   },

@@ -28,6 +28,21 @@ export interface Bindings {
   ORT_GRAPH_OPTIMIZATION?: string;
   /** "on" enables the /bench/* routes (routes/bench.ts); set only by `npm run bench` via --var */
   BENCH_ROUTES?: string;
+  /**
+   * The experiments config as JSON (worker/experiments/config.ts; README, "Experiments"). The KV key
+   * config:experiments, when set, wins over it. Unset: one arm, 'default'.
+   */
+  EXPERIMENTS?: string;
+  /** how long an isolate keeps the KV config:experiments before reading it again, ms (default 30000) */
+  EXPERIMENTS_REFRESH_MS?: string;
+  /** secret: the key of the assignment hash and of the hashed user ids in the exposure log */
+  EXPERIMENT_SALT?: string;
+  /** secret: the value x-experiment-token must carry for x-experiment-arm to be honoured */
+  EXPERIMENT_OVERRIDE_TOKEN?: string;
+  /** where exposure rows go: "queue" (default when EXPOSURES is bound), "kv" (local dev, tests: log:* keys in FEATURES) or "off" */
+  EXPOSURE_SINK?: string;
+  /** Queue producer of the exposure log (production sink) */
+  EXPOSURES?: Queue;
 }
 
 export interface Variables {

@@ -5,6 +5,10 @@ declare namespace Cloudflare {
     DEFAULT_MODEL?: string;
     FEATURE_SET_REFRESH_MS?: string;
     RANK_DEADLINE_MS?: string;
+    EXPOSURE_SINK?: string;
+    EXPOSURES?: Queue;
+    EXPERIMENT_SALT?: string;
+    EXPERIMENT_OVERRIDE_TOKEN?: string;
   }
   interface GlobalProps {
     mainModule: typeof import('../../worker/index.ts');

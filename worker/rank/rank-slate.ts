@@ -1,22 +1,44 @@
-// The rank pipeline for one request: feature set -> KV records -> tensors -> model -> objective ->
-// order. A fault in KV or the model degrades to the request order with `fallback` naming why.
-import type { ItemRow, SlateRecords } from '../../model/features/assemble.ts';
+// The rank pipeline for one request and its arm: feature set -> KV records -> tensors -> model(s)
+// -> objective -> business rules -> (interleaving) -> k. A fault in KV or a model degrades to the
+// request order (with the rules still applied) and `fallback` naming why. The served slate is
+// handed back beside the response for the exposure log.
+import type { AssembledInput, ItemRow, SlateRecords } from '../../model/features/assemble.ts';
 import { itemKey, userKey } from '../../model/features/kv-layout.ts';
-import { contextRecord, type RawRecord } from '../../model/features/records.ts';
+import { contextRecord, type ContextFeatures, type RawRecord, type RawValue } from '../../model/features/records.ts';
+import type { CompiledArm, ScoringArm } from '../experiments/config.ts';
+import { coin, seedOf, teamDraft } from '../experiments/interleave.ts';
 import type { FeatureStore } from '../features/store.ts';
 import type { LoadedModel, Scores } from '../model/loaded-model.ts';
-import { objectiveScores, orderByScore } from './objective.ts';
+import type { ArmObjective } from './objective.ts';
+import { applyRules, compileRules, finishRules, type CompiledRules, type RemovedItem, type RuleContext, type RuleMove, type RuleOutcome } from './rules.ts';
 import type { RankItem, RankRequest } from './schema.ts';
 import type { StageTimer } from './server-timing.ts';
 
 export type FallbackReason = 'kv_error' | 'model_error';
+
+/** With explain=true: how an item's score was made and which rules moved it. */
+export interface ItemExplain {
+  /** the objective's value (or the popularity value) before rule multipliers */
+  objective: number;
+  /** the product of the boost/bury factors that matched */
+  multiplier: number;
+  /** the price the objective used (a missing one is filled with the slate's median); null when it uses none */
+  price: number | null;
+  /** 1-based rank among all candidates by the objective alone (its arm's, when interleaved) */
+  rank_before_rules: number;
+  /** the rules that moved it, from rank -> to rank, in the order they ran */
+  moves: RuleMove[];
+}
 
 export interface RankedItem {
   id: string;
   score: number;
   p_ctr: number | null;
   p_cvr: number | null;
+  /** interleaving only: the arm that contributed the item (null: a pin placed it) */
+  arm?: string | null;
   features?: Record<string, number>;
+  explain?: ItemExplain;
 }
 
 export interface RankResult {
@@ -26,14 +48,37 @@ export interface RankResult {
   feature_set: string | null;
   items: RankedItem[];
   fallback: FallbackReason | null;
+  explain?: {
+    arm_kind: CompiledArm['kind'];
+    sides?: [string, string];
+    objective: ArmObjective | { kind: 'popularity'; field: string } | Array<ArmObjective | { kind: 'popularity'; field: string }>;
+    /** items the rules removed (they are not in `items`) */
+    removed: RemovedItem[];
+  };
+}
+
+/** The served slate, for the exposure log (worker/exposure/row.ts). */
+export interface ServedSlate {
+  arm: CompiledArm;
+  model: { id: string; version: string };
+  featureSet: string | null;
+  fallback: FallbackReason | null;
+  context: ContextFeatures;
+  candidates: number;
+  k: number | null;
+  items: Array<{ row: number; id: string; score: number; p_ctr: number | null; p_cvr: number | null; price: number | null; arm?: string | null }>;
+  /** copies of the feature model's assembled inputs, every candidate row (null when none were assembled) */
+  inputs: { model: LoadedModel; buffers: AssembledInput[] } | null;
 }
 
 export interface RankDeps {
   store: FeatureStore;
-  model: LoadedModel;
+  arm: CompiledArm;
   timer: StageTimer;
   now: Date;
   requestId: string;
+  /** copy the assembled model inputs for the exposure log */
+  captureInputs?: boolean;
   log?: (message: string, error: unknown) => void;
   /** keeps background work (feature cache refreshes) alive after the response */
   waitUntil?: (promise: Promise<unknown>) => void;
@@ -53,80 +98,263 @@ function inlineFields(item: RankItem): RawRecord | undefined {
   return rest as RawRecord;
 }
 
-export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<RankResult> {
-  const { store, model, timer } = deps;
-  const base = {
-    request_id: deps.requestId,
-    model: { id: model.manifest.model.id, version: model.manifest.model.version },
-    arm: 'default',
+/** A model's name in responses and logs; a popularity arm has none. */
+function scorerOf(arm: ScoringArm): { id: string; version: string } {
+  return arm.kind === 'model' ? { id: arm.model.manifest.model.id, version: arm.model.manifest.model.version } : { id: 'popularity', version: arm.field };
+}
+
+function objectiveOf(arm: ScoringArm): ArmObjective | { kind: 'popularity'; field: string } {
+  return arm.kind === 'model' ? arm.objective.spec : { kind: 'popularity', field: arm.field };
+}
+
+function copyInputs(buffers: readonly AssembledInput[], rows: number): AssembledInput[] {
+  return buffers.map((b) => ({ name: b.name, dtype: b.dtype, width: b.width, data: b.data.slice(0, rows * b.width) }));
+}
+
+/** One arm's ranking of the slate. */
+interface Side {
+  arm: ScoringArm;
+  base: Float64Array;
+  scores?: Scores;
+  prices?: Float64Array;
+  outcome: RuleOutcome;
+  rankBefore?: Int32Array;
+}
+
+export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{ result: RankResult; served: ServedSlate }> {
+  const { store, arm, timer } = deps;
+  const sides: ScoringArm[] = arm.kind === 'interleave' ? [...arm.sides] : [arm];
+  const n = request.items.length;
+  const k = request.k ?? null;
+  const context = contextRecord(request.context, deps.now);
+  const model = scorerOf(sides[0]!);
+  const base = { request_id: deps.requestId, model, arm: arm.name };
+  const fail = (reason: FallbackReason, featureSet: string | null, stored: Array<RawRecord | null>) => {
+    const { result, served } = fallbackOrder(request, deps, stored, reason);
+    return { result: { ...base, feature_set: featureSet, ...result }, served: { ...served, model, featureSet, context } };
   };
 
   let featureSet: string | null = null;
+  let activeSchema: string | null = null;
   let user: RawRecord | undefined;
   let stored: Array<RawRecord | null> = [];
   try {
     const active = await store.activeFeatureSet();
-    // A feature set written for another record schema would feed the model wrong values: skip it.
-    if (active && active.schema === model.manifest.feature_set.schema) {
-      featureSet = active.version;
+    if (active) {
+      activeSchema = active.schema;
+      // A feature set written for another record schema would feed a model wrong values: it is
+      // only used by models of its schema (the others get defaults), and named only if it is the
+      // feature model's.
+      if (active.schema === arm.featureModel.manifest.feature_set.schema) featureSet = active.version;
       const keys = request.items.map((item) => itemKey(active.version, item.id));
       if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
       const reading = store.getRecords(keys, { waitUntil: deps.waitUntil });
       // On an isolate's first request, ORT's start-up (CPU) overlaps the KV round trip; afterwards
       // this is a settled promise. A failure surfaces in scoring.
-      model.ready().catch(() => undefined);
+      for (const side of sides) if (side.kind === 'model') side.model.ready().catch(() => undefined);
       const records = await reading;
-      stored = records.slice(0, request.items.length);
-      if (request.user_id !== undefined) user = records[request.items.length] ?? undefined;
+      stored = records.slice(0, n);
+      if (request.user_id !== undefined) user = records[n] ?? undefined;
     }
   } catch (error) {
     deps.log?.('feature store read failed', error);
     timer.mark('kv');
-    return { ...base, feature_set: null, items: requestOrder(request), fallback: 'kv_error' };
+    return fail('kv_error', null, []);
   }
   timer.mark('kv');
 
   const items: ItemRow[] = request.items.map((item, i) => ({ id: item.id, stored: stored[i] ?? undefined, inline: inlineFields(item) }));
-  const slate: SlateRecords = { userId: request.user_id, user, context: contextRecord(request.context, deps.now), items };
+  const withRecords: SlateRecords = { userId: request.user_id, user, context, items };
+  const withoutRecords: SlateRecords = { userId: request.user_id, context, items: request.items.map((item) => ({ id: item.id, inline: inlineFields(item) })) };
+  const slateFor = (m: LoadedModel): SlateRecords => (m.manifest.feature_set.schema === activeSchema ? withRecords : withoutRecords);
 
-  let scores: Scores;
-  let explained: Array<Record<string, number>> | undefined;
+  // Models: each distinct one once; the feature model's inputs are copied for the log / explain.
+  const featureModel = arm.featureModel;
+  const wantInputs = Boolean(deps.captureInputs || request.explain);
+  let inputs: AssembledInput[] | undefined;
+  const scores = new Map<LoadedModel, Scores>();
   try {
-    scores = await model.score(slate, (buffers) => {
+    for (const side of sides) {
+      if (side.kind !== 'model' || scores.has(side.model)) continue;
+      const onAssembled =
+        side.model === featureModel
+          ? (buffers: AssembledInput[]) => {
+              timer.mark('features');
+              if (wantInputs) inputs = copyInputs(buffers, n);
+            }
+          : undefined;
+      scores.set(side.model, await side.model.score(slateFor(side.model), onAssembled));
+    }
+    if (wantInputs && inputs === undefined) {
+      // A popularity arm runs no model: its feature model's inputs are assembled for the log alone.
+      const buffers = featureModel.assembler.allocate(n);
+      featureModel.assembler.fill(slateFor(featureModel), buffers);
+      inputs = buffers;
       timer.mark('features');
-      if (request.explain) explained = items.map((_, r) => model.assembler.rowValues(buffers, r));
-    });
+    }
   } catch (error) {
     deps.log?.('model scoring failed', error);
     timer.mark('model');
-    return { ...base, feature_set: featureSet, items: requestOrder(request), fallback: 'model_error' };
+    return fail('model_error', featureSet, stored);
   }
   timer.mark('model');
 
-  const prices = new Float64Array(items.length);
-  items.forEach((item, i) => {
-    const price = item.inline?.price ?? item.stored?.price;
-    prices[i] = typeof price === 'number' && Number.isFinite(price) && price >= 0 ? price : Number.NaN;
+  const ctx = ruleContext(request, stored);
+  const rawPrices = prices(request, stored);
+  const trace = Boolean(request.explain);
+  const ranked: Side[] = sides.map((side) => {
+    const rules = request.rules ? compileRules(side.rules, request.rules) : side.compiledRules;
+    let baseScores: Float64Array;
+    let sideScores: Scores | undefined;
+    let used: Float64Array | undefined;
+    if (side.kind === 'model') {
+      sideScores = scores.get(side.model)!;
+      baseScores = new Float64Array(n);
+      side.objective.score(sideScores.pCtr, sideScores.pCvr, rawPrices, baseScores);
+      used = trace ? side.objective.effectivePrices(rawPrices) : undefined;
+    } else {
+      baseScores = popularityScores(ctx, side.field, side.missing);
+    }
+    const outcome = applyRules(ctx, baseScores, rules, { k: request.k, trace });
+    return { arm: side, base: baseScores, ...(sideScores ? { scores: sideScores } : {}), ...(used ? { prices: used } : {}), outcome, ...(trace ? { rankBefore: ranks(baseScores) } : {}) };
   });
-  const score = objectiveScores(model.manifest.objective, scores.pCtr, scores.pCvr, prices);
-  const order = orderByScore(score);
-  const k = Math.min(request.k ?? order.length, order.length);
-  const ranked: RankedItem[] = [];
-  for (let j = 0; j < k; j++) {
-    const i = order[j]!;
-    ranked.push({
-      id: items[i]!.id,
-      score: score[i]!,
-      p_ctr: scores.pCtr[i]!,
-      p_cvr: scores.pCvr[i]!,
-      ...(explained ? { features: explained[i]! } : {}),
-    });
+
+  // Interleaving merges the two rankings, then runs dedupe, diversity and pins on the merged slate.
+  let order: number[];
+  let team: Array<Side | null> | undefined;
+  let removed: RemovedItem[];
+  let finalMoves: Map<number, RuleMove[]> | undefined;
+  if (arm.kind === 'interleave') {
+    const [a, b] = ranked as [Side, Side];
+    const merged = teamDraft(a.outcome.order, b.outcome.order, coin(seedOf(deps.requestId)));
+    const rules: CompiledRules = request.rules ? compileRules(arm.rules, request.rules) : arm.compiledRules;
+    finalMoves = trace ? new Map() : undefined;
+    const teamOf = new Map(merged.order.map((row, i) => [row, merged.team[i] === 0 ? a : b]));
+    const finished = finishRules(ctx, merged.order, rules, { k: request.k, moves: finalMoves, removed: [...a.outcome.removed, ...b.outcome.removed.filter((r) => !a.outcome.removed.some((x) => x.id === r.id))] });
+    order = finished.order;
+    team = order.map((row) => (finished.pinned.has(row) ? null : teamOf.get(row)!));
+    removed = finished.removed;
+  } else {
+    order = ranked[0]!.outcome.order;
+    removed = ranked[0]!.outcome.removed;
+  }
+  const cut = Math.min(k ?? order.length, order.length);
+
+  const explained = request.explain ? inputs : undefined;
+  const resultItems: RankedItem[] = [];
+  const servedItems: ServedSlate['items'] = [];
+  for (let j = 0; j < cut; j++) {
+    const row = order[j]!;
+    const owner = team ? team[j] : ranked[0]!;
+    // A pinned item in an interleaved slate has no team: it shows its first arm's numbers.
+    const side = owner ?? ranked[0]!;
+    const pCtr = side.scores ? side.scores.pCtr[row]! : null;
+    const pCvr = side.scores ? side.scores.pCvr[row]! : null;
+    const score = side.outcome.score[row]!;
+    const item: RankedItem = { id: request.items[row]!.id, score, p_ctr: pCtr, p_cvr: pCvr };
+    if (team) item.arm = owner ? owner.arm.name : null;
+    if (explained) item.features = featureModel.assembler.rowValues(explained, row);
+    if (trace) {
+      const moves = [...(side.outcome.moves?.get(row) ?? []), ...(finalMoves?.get(row) ?? [])];
+      item.explain = {
+        objective: side.base[row]!,
+        multiplier: side.outcome.multiplier[row]!,
+        price: side.prices ? side.prices[row]! : null,
+        rank_before_rules: side.rankBefore![row]!,
+        moves,
+      };
+    }
+    resultItems.push(item);
+    servedItems.push({ row, id: item.id, score, p_ctr: pCtr, p_cvr: pCvr, price: Number.isFinite(rawPrices[row]!) ? rawPrices[row]! : null, ...(team ? { arm: item.arm ?? null } : {}) });
   }
   timer.mark('order');
-  return { ...base, feature_set: featureSet, items: ranked, fallback: null };
+
+  const result: RankResult = { ...base, feature_set: featureSet, items: resultItems, fallback: null };
+  if (trace) {
+    result.explain = {
+      arm_kind: arm.kind,
+      ...(arm.kind === 'interleave' ? { sides: [arm.sides[0].name, arm.sides[1].name] as [string, string] } : {}),
+      objective: sides.length === 1 ? objectiveOf(sides[0]!) : sides.map(objectiveOf),
+      removed,
+    };
+  }
+  const served: ServedSlate = {
+    arm,
+    model,
+    featureSet,
+    fallback: null,
+    context,
+    candidates: n,
+    k,
+    items: servedItems,
+    inputs: deps.captureInputs && inputs ? { model: featureModel, buffers: inputs } : null,
+  };
+  return { result, served };
 }
 
-function requestOrder(request: RankRequest): RankedItem[] {
-  const k = Math.min(request.k ?? request.items.length, request.items.length);
-  return request.items.slice(0, k).map((item, i) => ({ id: item.id, score: request.items.length - i, p_ctr: null, p_cvr: null }));
+/** What rules read: the inline field, else the stored record's, else nothing. */
+function ruleContext(request: RankRequest, stored: ReadonlyArray<RawRecord | null>): RuleContext {
+  return {
+    n: request.items.length,
+    id: (row) => request.items[row]!.id,
+    value: (row, field): RawValue | undefined => {
+      const inline = (request.items[row] as Record<string, RawValue | undefined>)[field];
+      if (inline !== undefined) return inline;
+      return stored[row]?.[field];
+    },
+  };
+}
+
+function prices(request: RankRequest, stored: ReadonlyArray<RawRecord | null>): Float64Array {
+  const out = new Float64Array(request.items.length);
+  request.items.forEach((item, i) => {
+    const price = item.price ?? stored[i]?.price;
+    out[i] = typeof price === 'number' && Number.isFinite(price) && price >= 0 ? price : Number.NaN;
+  });
+  return out;
+}
+
+/** A popularity arm's scores: the field's value (negative ones count as 0), `missing` when absent. */
+function popularityScores(ctx: RuleContext, field: string, missing: number): Float64Array {
+  const out = new Float64Array(ctx.n);
+  for (let r = 0; r < ctx.n; r++) {
+    const v = ctx.value(r, field);
+    out[r] = typeof v === 'number' && Number.isFinite(v) ? Math.max(0, v) : missing;
+  }
+  return out;
+}
+
+/** 1-based ranks by descending score, ties in request order. */
+function ranks(scores: Float64Array): Int32Array {
+  const order = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const out = new Int32Array(scores.length);
+  order.forEach((row, i) => (out[row] = i + 1));
+  return out;
+}
+
+/**
+ * The request order (score n - i) with the rules applied: what a request gets when KV or a model
+ * fails. Stored fields are unknown then (unless the records were read), so only inline fields and
+ * id lists can match.
+ */
+function fallbackOrder(request: RankRequest, deps: RankDeps, stored: Array<RawRecord | null>, reason: FallbackReason): { result: Omit<RankResult, 'request_id' | 'model' | 'arm' | 'feature_set'>; served: Omit<ServedSlate, 'model' | 'featureSet' | 'context'> } {
+  const n = request.items.length;
+  const baseScores = Float64Array.from({ length: n }, (_, i) => n - i);
+  const rules = compileRules(deps.arm.rules, request.rules);
+  const outcome = applyRules(ruleContext(request, stored), baseScores, rules, { k: request.k });
+  const cut = Math.min(request.k ?? outcome.order.length, outcome.order.length);
+  const p = prices(request, stored);
+  const order = outcome.order.slice(0, cut);
+  const items: RankedItem[] = order.map((row) => ({ id: request.items[row]!.id, score: outcome.score[row]!, p_ctr: null, p_cvr: null }));
+  return {
+    result: { items, fallback: reason },
+    served: {
+      arm: deps.arm,
+      fallback: reason,
+      candidates: n,
+      k: request.k ?? null,
+      items: order.map((row, j) => ({ row, id: items[j]!.id, score: items[j]!.score, p_ctr: null, p_cvr: null, price: Number.isFinite(p[row]!) ? p[row]! : null })),
+      inputs: null,
+    },
+  };
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ApiError, formatPath } from '../http/errors.ts';
 import { fastParseRankRequest } from './fast-parse.ts';
+import { rulesSchema } from './rules.ts';
 
 export const MAX_ITEMS = 500;
 export const MAX_ID_LENGTH = 128;
@@ -50,6 +51,8 @@ export const rankRequestSchema = z
       .max(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
     k: z.number().int().min(1).max(MAX_ITEMS).optional(),
     explain: z.boolean().optional(),
+    /** business rules (rules.ts): filter, boost, pin, diversity, dedupe */
+    rules: rulesSchema.optional(),
   })
   .strict()
   .superRefine((request, ctx) => {
@@ -61,6 +64,10 @@ export const rankRequestSchema = z
       } else {
         firstSeen.set(item.id, i);
       }
+    });
+    // A request pins its own items: a pin naming another id is a mistake worth a 400.
+    request.rules?.pin?.forEach((pin, i) => {
+      if (!firstSeen.has(pin.id)) ctx.addIssue({ code: 'custom', path: ['rules', 'pin', i, 'id'], message: `'${pin.id}' is not among the items` });
     });
   });
 

@@ -1,6 +1,8 @@
 // GET /healthz and GET /v1/model: what this isolate serves and whether it can.
 import { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
+import { experimentsFor } from '../experiments/source.ts';
+import { exposureCounters, exposureSink } from '../exposure/sink.ts';
 import { featureStore } from '../features/store-instance.ts';
 
 export const metaRoutes = new Hono<AppEnv>();
@@ -27,11 +29,22 @@ metaRoutes.get('/healthz', async (c) => {
   } catch (error) {
     featureSetError = error instanceof Error ? error.message : String(error);
   }
-  const ok = modelLoaded && featureSet !== null && featureSetError === undefined;
+  const { experiments, error: experimentsError } = await experimentsFor(c.env, registry);
+  const ok = modelLoaded && featureSet !== null && featureSetError === undefined && experimentsError === null;
   return c.json({
     status: ok ? 'ok' : 'degraded',
     model: { id: model.id, version: model.manifest.model.version, loaded: modelLoaded, ...(modelError ? { error: modelError } : {}) },
     feature_set: { version: featureSet, ...(featureSetError ? { error: featureSetError } : {}) },
+    experiments: {
+      experiment: experiments.experiment,
+      source: experiments.source,
+      control: experiments.control,
+      arms: experiments.arms.map((a) => ({ name: a.name, kind: a.kind, share: a.share })),
+      salt: Boolean(c.env.EXPERIMENT_SALT),
+      ...(experimentsError ? { error: experimentsError } : {}),
+    },
+    // this isolate's exposure log writes (README, "Exposure logging")
+    exposures: { sink: exposureSink(c.env)?.name ?? 'off', ...exposureCounters },
   });
 });
 

@@ -1,11 +1,23 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
+import { assignArm, constantTimeEqual, hashUnit, type Assignment, type Unit } from '../experiments/assign.ts';
+import type { CompiledExperiments } from '../experiments/config.ts';
+import { experimentsFor } from '../experiments/source.ts';
+import { exposureRow } from '../exposure/row.ts';
+import { exposureSink, logExposure } from '../exposure/sink.ts';
+import { featureStore } from '../features/store-instance.ts';
 import { ApiError } from '../http/errors.ts';
 import { readJsonBody } from '../http/json-body.ts';
-import { featureStore } from '../features/store-instance.ts';
 import { rankSlate } from '../rank/rank-slate.ts';
-import { parseRankRequest } from '../rank/schema.ts';
+import { MAX_ID_LENGTH, parseRankRequest, type RankRequest } from '../rank/schema.ts';
 import { StageTimer } from '../rank/server-timing.ts';
+
+/** Identifies an anonymous visitor for assignment (e.g. a first-party cookie's value). */
+export const CLIENT_ID_HEADER = 'x-client-id';
+/** QA: serve this arm instead of the assigned one; needs OVERRIDE_TOKEN_HEADER. */
+export const ARM_OVERRIDE_HEADER = 'x-experiment-arm';
+/** The secret EXPERIMENT_OVERRIDE_TOKEN, which makes ARM_OVERRIDE_HEADER count. */
+export const OVERRIDE_TOKEN_HEADER = 'x-experiment-token';
 
 export const rankRoutes = new Hono<AppEnv>();
 
@@ -14,21 +26,65 @@ rankRoutes.post('/v1/rank', async (c) => {
   const request = parseRankRequest(await readJsonBody(c));
   timer.mark('parse');
   const registry = c.get('registry');
-  const model = registry.default(c.env.DEFAULT_MODEL);
-  const result = await rankSlate(request, {
+  const waitUntil = waitUntilOf(c);
+  const log = (message: string, error: unknown) => console.error(message, error);
+  const { experiments } = await experimentsFor(c.env, registry, waitUntil);
+  const assignment = await assign(c, experiments, request);
+  timer.mark('arm');
+  const requestId = request.request_id ?? crypto.randomUUID();
+  const sink = exposureSink(c.env);
+  const now = new Date();
+  const { result, served } = await rankSlate(request, {
     store: featureStore(c.env),
-    model,
+    arm: assignment.arm,
     timer,
-    now: new Date(),
-    requestId: request.request_id ?? crypto.randomUUID(),
-    log: (message, error) => console.error(message, error),
-    waitUntil: waitUntilOf(c),
+    now,
+    requestId,
+    captureInputs: sink !== null,
+    log,
+    waitUntil,
   });
   c.header('Server-Timing', timer.header());
-  return c.json(result);
+  const response = c.json(result);
+  if (sink) {
+    const salt = c.env.EXPERIMENT_SALT;
+    logExposure(
+      sink,
+      async () => exposureRow(served, { requestId, ts: now.getTime(), assignment, experiment: experiments.experiment, unitHash: await hashUnit(assignment.unit, salt) }),
+      waitUntil,
+      log,
+    );
+  }
+  return response;
 });
 
-/** ctx.waitUntil when the request came with an ExecutionContext (app.request() in tests has none). */
+/** The request's arm: the QA override if it carries the secret, else the assignment by unit. */
+async function assign(c: Context<AppEnv>, experiments: CompiledExperiments, request: RankRequest): Promise<Assignment> {
+  const unit = unitOf(c, request);
+  const wanted = c.req.header(ARM_OVERRIDE_HEADER);
+  if (wanted !== undefined) {
+    const secret = c.env.EXPERIMENT_OVERRIDE_TOKEN;
+    const token = c.req.header(OVERRIDE_TOKEN_HEADER);
+    // Without the configured secret the header cannot be honoured; say so rather than serve another arm silently.
+    if (!secret || token === undefined || !(await constantTimeEqual(token, secret))) {
+      throw new ApiError(403, 'forbidden', `${ARM_OVERRIDE_HEADER} needs a valid ${OVERRIDE_TOKEN_HEADER}`);
+    }
+    const arm = experiments.byName.get(wanted.trim());
+    if (!arm) throw new ApiError(400, 'invalid_request', `${ARM_OVERRIDE_HEADER}: no arm '${wanted.slice(0, 64)}' (arms: ${experiments.arms.map((a) => a.name).join(', ')})`, ARM_OVERRIDE_HEADER);
+    return { arm, unit, bucket: null, override: true };
+  }
+  return assignArm(experiments, unit, c.env.EXPERIMENT_SALT);
+}
+
+function unitOf(c: Context<AppEnv>, request: RankRequest): Unit {
+  if (request.user_id !== undefined) return { kind: 'user', id: request.user_id };
+  const client = c.req.header(CLIENT_ID_HEADER)?.trim();
+  if (client === undefined || client === '') return { kind: 'none' };
+  if (client.length > MAX_ID_LENGTH) throw new ApiError(400, 'invalid_request', `${CLIENT_ID_HEADER}: must be at most ${MAX_ID_LENGTH} characters`, CLIENT_ID_HEADER);
+  return { kind: 'client', id: client };
+}
+
+/** ctx.waitUntil when the request came with an ExecutionContext (app.request() in tests may have none). */
 function waitUntilOf(c: Context<AppEnv>): ((promise: Promise<unknown>) => void) | undefined {
   try {
     const ctx = c.executionCtx;

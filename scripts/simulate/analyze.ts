@@ -1,0 +1,123 @@
+// The analysis the simulator prints: the exposure log (what the worker says it served, to whom -
+// by arm - and where) joined with the outcomes, summarised per arm with 95% intervals, the lift of
+// every arm over the control, and for interleaved slates the preference between its two arms.
+import type { ExposureOutcome, ExposureRow } from '../../model/data/exposure-row.ts';
+import { meanLift, ratioLift, summarizeArm, summarizeInterleaving, type ArmSummary, type BootstrapSettings, type InterleavingSummary, type Lift, type RequestTotals } from '../../model/eval/ab-analysis.ts';
+
+export interface ArmReport extends ArmSummary {
+  /** the ground truth's expected revenue per request of the served orders (no click/purchase noise), if known */
+  expected_revenue_per_request?: number;
+}
+
+export interface LiftReport {
+  revenue: number;
+  revenue_ci95: [number, number];
+  revenue_p_value: number;
+  revenue_significant: boolean;
+  ctr: number;
+  ctr_ci95: [number, number];
+  cvr: number;
+  cvr_ci95: [number, number];
+  /** relative lift of the expected revenue per request (ground truth), if known */
+  expected_revenue?: number;
+}
+
+export interface InterleavingReport extends InterleavingSummary {
+  a: string;
+  b: string;
+}
+
+export interface Analysis {
+  arms: Record<string, ArmReport>;
+  lift: Record<string, LiftReport>;
+  interleaving?: InterleavingReport;
+  /** exposure rows whose request has no outcome row at all (fine: nothing was clicked) */
+  requests_without_clicks: number;
+  fallbacks: number;
+}
+
+export function analyze(rows: readonly ExposureRow[], outcomes: readonly ExposureOutcome[], options: { control: string; expectedRevenue?: Map<string, number>; bootstrap?: BootstrapSettings }): Analysis {
+  const byRequest = new Map<string, Map<string, ExposureOutcome>>();
+  for (const o of outcomes) {
+    let m = byRequest.get(o.request_id);
+    if (!m) byRequest.set(o.request_id, (m = new Map()));
+    m.set(o.item_id, o);
+  }
+  const perArm = new Map<string, { totals: RequestTotals[]; expected: number[] }>();
+  const interleaved: Array<{ clicksA: number; clicksB: number }> = [];
+  let sides: [string, string] | undefined;
+  let withoutClicks = 0;
+  let fallbacks = 0;
+  for (const row of rows) {
+    const events = byRequest.get(row.request_id);
+    if (!events) withoutClicks++;
+    if (row.fallback) fallbacks++;
+    const totals: RequestTotals = { impressions: row.items.length, clicks: 0, purchases: 0, revenue: 0 };
+    let clicksA = 0;
+    let clicksB = 0;
+    for (const item of row.items) {
+      const o = events?.get(item.id);
+      if (!o || !(o.clicked || o.purchased)) continue;
+      totals.clicks++;
+      if (row.sides && item.arm === row.sides[0]) clicksA++;
+      else if (row.sides && item.arm === row.sides[1]) clicksB++;
+      if (o.purchased) {
+        totals.purchases++;
+        totals.revenue += item.price ?? 0;
+      }
+    }
+    let arm = perArm.get(row.arm);
+    if (!arm) perArm.set(row.arm, (arm = { totals: [], expected: [] }));
+    arm.totals.push(totals);
+    const expected = options.expectedRevenue?.get(row.request_id);
+    if (expected !== undefined) arm.expected.push(expected);
+    if (row.sides) {
+      sides ??= row.sides;
+      interleaved.push({ clicksA, clicksB });
+    }
+  }
+
+  const arms: Record<string, ArmReport> = {};
+  for (const [name, { totals, expected }] of [...perArm.entries()].sort()) {
+    arms[name] = { ...summarizeArm(totals, options.bootstrap), ...(expected.length === totals.length && expected.length > 0 ? { expected_revenue_per_request: expected.reduce((a, b) => a + b, 0) / expected.length } : {}) };
+  }
+
+  const lift: Record<string, LiftReport> = {};
+  const control = perArm.get(options.control);
+  if (control) {
+    const cols = (t: RequestTotals[]) => ({
+      clicks: t.map((r) => r.clicks),
+      impressions: t.map((r) => r.impressions),
+      purchases: t.map((r) => r.purchases),
+      revenue: t.map((r) => r.revenue),
+    });
+    const c = cols(control.totals);
+    for (const [name, arm] of perArm) {
+      if (name === options.control) continue;
+      const t = cols(arm.totals);
+      const revenue: Lift = meanLift(c.revenue, t.revenue, options.bootstrap);
+      const ctr = ratioLift({ num: c.clicks, den: c.impressions }, { num: t.clicks, den: t.impressions }, options.bootstrap);
+      const cvr = ratioLift({ num: c.purchases, den: c.clicks }, { num: t.purchases, den: t.clicks }, options.bootstrap);
+      const meanOf = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+      lift[name] = {
+        revenue: revenue.relative,
+        revenue_ci95: revenue.relative_ci95,
+        revenue_p_value: revenue.p_value,
+        revenue_significant: revenue.significant,
+        ctr: ctr.relative,
+        ctr_ci95: ctr.relative_ci95,
+        cvr: cvr.relative,
+        cvr_ci95: cvr.relative_ci95,
+        ...(control.expected.length > 0 && arm.expected.length > 0 ? { expected_revenue: meanOf(arm.expected) / meanOf(control.expected) - 1 } : {}),
+      };
+    }
+  }
+
+  return {
+    arms,
+    lift,
+    ...(sides ? { interleaving: { a: sides[0], b: sides[1], ...summarizeInterleaving(interleaved, options.bootstrap) } } : {}),
+    requests_without_clicks: withoutClicks,
+    fallbacks,
+  };
+}
