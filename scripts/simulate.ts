@@ -29,6 +29,8 @@ import { startWranglerDev, stopWranglerDev, waitUntilReady, type DevServer } fro
 import { shippedModels } from './demo/shipped-models.ts';
 import { openLocalLog } from './exposures/local-log.ts';
 import { analyze, type Analysis } from './simulate/analyze.ts';
+import { renderSimulationReport, type SimulationSummary } from './simulate/report.ts';
+import { renderPng } from '../model/eval/report/png.ts';
 import { retrainAndCompare, type RetrainReport } from './simulate/retrain.ts';
 import { SCENARIOS, scenarioConfig, type Scenario, type ScenarioConfig } from './simulate/scenarios.ts';
 import { drawOutcomes, simRequest, type SimRequest } from './simulate/traffic.ts';
@@ -54,7 +56,9 @@ const program = new Command()
   .option('--retrain-epochs <n>', 'maximum epochs of --retrain', positiveInt('--retrain-epochs'), 6)
   .option('--refill', 'backfill the simulator\'s KV again', false)
   .option('--keep-log', 'leave the run\'s rows in the local KV (they are exported to the run directory either way)', false)
+  .option('--report-from <run-dir>', 'render report.html (and --png) of an earlier run from its summary.json, and exit')
   .option('--print-config', 'print the scenario\'s EXPERIMENTS config and exit', false)
+  .option('--png [file]', 'also screenshot the HTML report with headless Chromium (default: report.png in the run directory)')
   .option('--json', 'print one JSON object as the last line', false)
   .parse();
 
@@ -72,6 +76,8 @@ interface Options {
   refill: boolean;
   keepLog: boolean;
   printConfig: boolean;
+  reportFrom?: string;
+  png?: string | boolean;
   json: boolean;
 }
 const options = program.opts<Options>();
@@ -282,7 +288,27 @@ function printRetrain(r: RetrainReport): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/** report.html next to summary.json, and with --png a screenshot of it. */
+async function writeReport(runDir: string, summary: SimulationSummary): Promise<void> {
+  const reportPath = join(runDir, 'report.html');
+  await writeFile(reportPath, renderSimulationReport(summary));
+  log(`report: ${reportPath}`);
+  if (options.png) {
+    const pngPath = typeof options.png === 'string' ? resolve(options.png) : join(runDir, 'report.png');
+    const why = await renderPng(reportPath, pngPath, { width: 1180, height: summary.retrain ? 1250 : 900 });
+    log(why ? `no PNG: ${why}` : `picture: ${pngPath}`);
+  }
+}
+
 async function main(): Promise<void> {
+  if (options.reportFrom) {
+    const runDir = resolve(options.reportFrom);
+    const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8').catch(() => {
+      throw new Error(`${runDir} has no summary.json (a run directory of npm run simulate, under .data/simulate/runs/)`);
+    })) as SimulationSummary;
+    await writeReport(runDir, summary);
+    return;
+  }
   const config = await scenario();
   if (options.printConfig) {
     console.log(JSON.stringify(config.experiments));
@@ -401,6 +427,7 @@ async function main(): Promise<void> {
       seconds: Math.round((performance.now() - t0) / 1000),
     };
     await writeFile(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await writeReport(runDir, summary);
     if (options.json) console.log(JSON.stringify(summary));
   } finally {
     await stop();
