@@ -56,7 +56,7 @@ const program = new Command()
   .option('--retrain-epochs <n>', 'maximum epochs of --retrain', positiveInt('--retrain-epochs'), 6)
   .option('--refill', 'backfill the simulator\'s KV again', false)
   .option('--keep-log', 'leave the run\'s rows in the local KV (they are exported to the run directory either way)', false)
-  .option('--report-from <run-dir>', 'render report.html (and --png) of an earlier run from its summary.json, and exit')
+  .option('--report-from <run-dir>', 'analyse an earlier run again from its exposure log and outcomes, update its summary.json, render report.html (and --png), and exit')
   .option('--print-config', 'print the scenario\'s EXPERIMENTS config and exit', false)
   .option('--png [file]', 'also screenshot the HTML report with headless Chromium (default: report.png in the run directory)')
   .option('--json', 'print one JSON object as the last line', false)
@@ -267,6 +267,7 @@ function printAnalysis(analysis: Analysis, control: string): void {
       '',
       `interleaving ${i.a} vs ${i.b}: ${i.with_clicks} of ${i.requests} requests had clicks; ${i.a} won ${i.wins_a}, ${i.b} won ${i.wins_b}, ${i.ties} ties`,
       `  preference for ${i.a}: ${fmt(i.preference_a, 3)} [${fmt(i.preference_a_ci95[0], 3)}, ${fmt(i.preference_a_ci95[1], 3)}], sign test p = ${i.p_value.toExponential(2)}; click share ${fmt(i.click_share_a, 3)} (${i.clicks_a} vs ${i.clicks_b} clicks)`,
+      `  by purchased revenue: ${i.by_revenue.with_purchases} requests had purchases; revenue share of ${i.a} ${fmt(i.by_revenue.revenue_share_a, 3)} [${fmt(i.by_revenue.revenue_share_a_ci95[0], 3)}, ${fmt(i.by_revenue.revenue_share_a_ci95[1], 3)}] (${i.by_revenue.revenue_a.toFixed(0)} vs ${i.by_revenue.revenue_b.toFixed(0)}); ${i.a} - ${i.b} per request ${fmt(i.by_revenue.mean_difference, 3)} [${fmt(i.by_revenue.mean_difference_ci95[0], 3)}, ${fmt(i.by_revenue.mean_difference_ci95[1], 3)}], paired z-test p = ${i.by_revenue.p_value.toExponential(2)}`,
     );
   }
   log(lines.join('\n'));
@@ -288,6 +289,34 @@ function printRetrain(r: RetrainReport): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Recomputes the analysis of an earlier run from its exposures.jsonl and outcomes.jsonl (so a run
+ * can be read with the current analysis); the ground-truth expected revenue per arm is kept from
+ * the summary, since the per-request values are not stored.
+ */
+async function reanalyze(runDir: string, summary: SimulationSummary): Promise<void> {
+  const readJsonl = async <T>(file: string): Promise<T[]> =>
+    (await readFile(join(runDir, file), 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as T);
+  const rows = await readJsonl<ExposureRow>('exposures.jsonl');
+  const outcomes = await readJsonl<ExposureOutcome>('outcomes.jsonl');
+  const analysis = analyze(rows, outcomes, { control: summary.control });
+  for (const [name, arm] of Object.entries(analysis.arms)) {
+    const expected = summary.arms[name]?.expected_revenue_per_request;
+    if (expected !== undefined) arm.expected_revenue_per_request = expected;
+  }
+  for (const [name, lift] of Object.entries(analysis.lift)) {
+    const expected = summary.lift[name]?.expected_revenue;
+    if (expected !== undefined) lift.expected_revenue = expected;
+  }
+  summary.arms = analysis.arms;
+  summary.lift = analysis.lift;
+  if (analysis.interleaving) summary.interleaving = analysis.interleaving;
+  printAnalysis(analysis, summary.control);
+}
+
 /** report.html next to summary.json, and with --png a screenshot of it. */
 async function writeReport(runDir: string, summary: SimulationSummary): Promise<void> {
   const reportPath = join(runDir, 'report.html');
@@ -306,6 +335,8 @@ async function main(): Promise<void> {
     const summary = JSON.parse(await readFile(join(runDir, 'summary.json'), 'utf8').catch(() => {
       throw new Error(`${runDir} has no summary.json (a run directory of npm run simulate, under .data/simulate/runs/)`);
     })) as SimulationSummary;
+    await reanalyze(runDir, summary);
+    await writeFile(join(runDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     await writeReport(runDir, summary);
     return;
   }
@@ -356,6 +387,8 @@ async function main(): Promise<void> {
           EXPERIMENT_SALT: `simulate-salt-${options.seed}`,
           EXPOSURE_SINK: 'kv',
           FEATURE_SET_REFRESH_MS: '600000',
+          // Miniflare's local KV is slow: rank every slate rather than fall back with kv_timeout
+          RANK_DEADLINE_MS: '60000',
         },
       });
       base = server.base;

@@ -2,7 +2,7 @@
 // by arm - and where) joined with the outcomes, summarised per arm with 95% intervals, the lift of
 // every arm over the control, and for interleaved slates the preference between its two arms.
 import type { ExposureOutcome, ExposureRow } from '../../model/data/exposure-row.ts';
-import { meanLift, ratioLift, summarizeArm, summarizeInterleaving, type ArmSummary, type BootstrapSettings, type InterleavingSummary, type Lift, type RequestTotals } from '../../model/eval/ab-analysis.ts';
+import { meanCi, meanLift, normalCdf, ratioCi, ratioLift, summarizeArm, summarizeInterleaving, type ArmSummary, type BootstrapSettings, type InterleavingSummary, type Lift, type RequestTotals } from '../../model/eval/ab-analysis.ts';
 
 export interface ArmReport extends ArmSummary {
   /** the ground truth's expected revenue per request of the served orders (no click/purchase noise), if known */
@@ -22,9 +22,32 @@ export interface LiftReport {
   expected_revenue?: number;
 }
 
+/**
+ * Interleaving judged by purchased revenue: per interleaved request, the revenue of the purchased
+ * items each side contributed. Revenue share of A (ratio of sums, bootstrap interval over requests)
+ * and a paired z-test of the per-request difference A - B (purchases are rare and prices vary, so a
+ * win count would ignore how much each purchase is worth).
+ */
+export interface RevenuePreference {
+  with_purchases: number;
+  revenue_a: number;
+  revenue_b: number;
+  revenue_share_a: number;
+  revenue_share_a_ci95: [number, number];
+  /** mean over interleaved requests of revenue(A) - revenue(B) */
+  mean_difference: number;
+  mean_difference_ci95: [number, number];
+  p_value: number;
+}
+
 export interface InterleavingReport extends InterleavingSummary {
   a: string;
   b: string;
+  /**
+   * Clicks judge which side users click; an objective of expected revenue trades clicks for pricier
+   * purchases, so the same sign test on each side's purchased revenue says which side earns more.
+   */
+  by_revenue: RevenuePreference;
 }
 
 export interface Analysis {
@@ -45,6 +68,8 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
   }
   const perArm = new Map<string, { totals: RequestTotals[]; expected: number[] }>();
   const interleaved: Array<{ clicksA: number; clicksB: number }> = [];
+  // the same shape, with purchased revenue in place of clicks
+  const interleavedRevenue: Array<{ clicksA: number; clicksB: number }> = [];
   let sides: [string, string] | undefined;
   let withoutClicks = 0;
   let fallbacks = 0;
@@ -55,6 +80,8 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
     const totals: RequestTotals = { impressions: row.items.length, clicks: 0, purchases: 0, revenue: 0 };
     let clicksA = 0;
     let clicksB = 0;
+    let revenueA = 0;
+    let revenueB = 0;
     for (const item of row.items) {
       const o = events?.get(item.id);
       if (!o || !(o.clicked || o.purchased)) continue;
@@ -64,6 +91,8 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
       if (o.purchased) {
         totals.purchases++;
         totals.revenue += item.price ?? 0;
+        if (row.sides && item.arm === row.sides[0]) revenueA += item.price ?? 0;
+        else if (row.sides && item.arm === row.sides[1]) revenueB += item.price ?? 0;
       }
     }
     let arm = perArm.get(row.arm);
@@ -74,6 +103,7 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
     if (row.sides) {
       sides ??= row.sides;
       interleaved.push({ clicksA, clicksB });
+      interleavedRevenue.push({ clicksA: revenueA, clicksB: revenueB });
     }
   }
 
@@ -116,8 +146,33 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
   return {
     arms,
     lift,
-    ...(sides ? { interleaving: { a: sides[0], b: sides[1], ...summarizeInterleaving(interleaved, options.bootstrap) } } : {}),
+    ...(sides ? { interleaving: { a: sides[0], b: sides[1], ...summarizeInterleaving(interleaved, options.bootstrap), by_revenue: revenuePreference(interleavedRevenue, options.bootstrap) } } : {}),
     requests_without_clicks: withoutClicks,
     fallbacks,
+  };
+}
+
+function revenuePreference(requests: ReadonlyArray<{ clicksA: number; clicksB: number }>, bootstrap?: BootstrapSettings): RevenuePreference {
+  const a = Float64Array.from(requests, (r) => r.clicksA);
+  const both = Float64Array.from(requests, (r) => r.clicksA + r.clicksB);
+  const diff = Float64Array.from(requests, (r) => r.clicksA - r.clicksB);
+  const share = ratioCi(a, both, bootstrap);
+  const mean = meanCi(diff, bootstrap);
+  const n = diff.length;
+  let ss = 0;
+  for (const d of diff) ss += (d - mean.value) ** 2;
+  const se = n > 1 ? Math.sqrt(ss / (n - 1) / n) : 0;
+  const z = se > 0 ? mean.value / se : 0;
+  const revenueA = a.reduce((x, y) => x + y, 0);
+  const revenueAll = both.reduce((x, y) => x + y, 0);
+  return {
+    with_purchases: both.filter((v) => v > 0).length,
+    revenue_a: revenueA,
+    revenue_b: revenueAll - revenueA,
+    revenue_share_a: share.value,
+    revenue_share_a_ci95: [share.lo, share.hi],
+    mean_difference: mean.value,
+    mean_difference_ci95: [mean.lo, mean.hi],
+    p_value: 2 * (1 - normalCdf(Math.abs(z))),
   };
 }

@@ -70,6 +70,18 @@ function interleavingSection(summary: SimulationSummary): string {
         [`click share of ${i.a}`, `${fmt(i.click_share_a, 3)} (${i.clicks_a} vs ${i.clicks_b} clicks)`],
       ],
     ),
+    i.by_revenue
+      ? table(
+          [],
+          [
+            ['by purchased revenue: requests with purchases', i.by_revenue.with_purchases],
+            [`revenue share of ${i.a} [95% CI]`, `${fmtCi(i.by_revenue.revenue_share_a, i.by_revenue.revenue_share_a_ci95, 3)} (${i.by_revenue.revenue_a.toFixed(0)} vs ${i.by_revenue.revenue_b.toFixed(0)})`],
+            [`${i.a} - ${i.b} revenue per request [95% CI]`, fmtCi(i.by_revenue.mean_difference, i.by_revenue.mean_difference_ci95, 3)],
+            ['paired z-test p', i.by_revenue.p_value.toExponential(2)],
+          ],
+        )
+      : '',
+    paragraph('Clicks: a request is won by the side whose items got more clicks; ties and requests without clicks are left out; p is the exact two-sided sign test of the wins. Revenue: each side\'s share of the purchased revenue and the paired test of the per-request difference over all interleaved requests.'),
   );
 }
 

@@ -60,6 +60,25 @@ describe('simulator analysis', () => {
     expect(analysis.interleaving).toMatchObject({ a: 'model', b: 'popularity', requests: 3, with_clicks: 3, wins_a: 2, wins_b: 1, ties: 0, clicks_a: 2, clicks_b: 1 });
   });
 
+  it('also judges interleaving by purchased revenue: each side\'s share and the paired per-request difference', () => {
+    const sides: [string, string] = ['model', 'popularity'];
+    const interleaved = [
+      row('i1', 'il', [{ id: 'a', price: 30, side: 'model' }, { id: 'b', price: 5, side: 'popularity' }], sides),
+      row('i2', 'il', [{ id: 'b', price: 5, side: 'popularity' }, { id: 'a', price: 30, side: 'model' }], sides),
+      row('i3', 'il', [{ id: 'a', price: 30, side: 'model' }, { id: 'b', price: 5, side: 'popularity' }], sides),
+    ];
+    // model sells once for 30, popularity twice for 5: more purchases, less revenue
+    const analysis = analyze(interleaved, [outcome('i1', 'a', 1), outcome('i2', 'b', 1), outcome('i3', 'b', 1)], { control: 'il' });
+    const byRevenue = analysis.interleaving!.by_revenue;
+    expect(byRevenue).toMatchObject({ with_purchases: 3, revenue_a: 30, revenue_b: 10 });
+    expect(byRevenue.revenue_share_a).toBeCloseTo(0.75, 10);
+    expect(byRevenue.mean_difference).toBeCloseTo((30 - 5 - 5) / 3, 10);
+    expect(byRevenue.revenue_share_a_ci95[0]).toBeLessThanOrEqual(0.75);
+    expect(byRevenue.revenue_share_a_ci95[1]).toBeGreaterThanOrEqual(0.75);
+    expect(byRevenue.p_value).toBeGreaterThan(0);
+    expect(byRevenue.p_value).toBeLessThanOrEqual(1);
+  });
+
   it('renders a self-contained report with every arm, the lift and its interval', () => {
     const analysis = analyze(rows, outcomes, { control: 'popularity' });
     const summary: SimulationSummary = {
