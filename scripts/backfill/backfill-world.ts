@@ -3,7 +3,7 @@
 // (users.csv, items.csv, impressions.csv), which `npm start` uses to fill the local KV.
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { itemKey, userKey } from '../../model/features/kv-layout.ts';
+import { ACTIVE_KEY, itemKey, parseActiveFeatureSet, userKey } from '../../model/features/kv-layout.ts';
 import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
 import { WORLD_FILES } from '../../model/world/index.ts';
 import type { FeatureStatsAccumulator } from '../../model/features/compute.ts';
@@ -107,6 +107,10 @@ export async function runBackfill(target: KvTarget, paths: InputPaths, options: 
   const started = performance.now();
   const inputs = await openInputs(paths);
 
+  // The live version's keys are what readers are using: never write into it (a version name given
+  // twice, or a default name landing in the same second as the live one, would rewrite it in place).
+  const live = options.dryRun ? undefined : await liveVersion(target);
+  const freshVersion = () => unusedVersionName(newVersionName(), live);
   let checkpoint: Checkpoint | undefined;
   let version = options.version;
   let userFiles: InputFile[] | undefined;
@@ -118,7 +122,7 @@ export async function runBackfill(target: KvTarget, paths: InputPaths, options: 
     }
     userFiles = files.filter((f) => f.table === 'users');
     const identity: CheckpointIdentity = { inputs: files, target: options.targetId ?? target.description, schema: FEATURE_SET_SCHEMA };
-    const opened = await Checkpoint.open(options.checkpointPath, identity, { ...(version ? { version } : {}), newVersion: () => newVersionName(), resume: options.resume ?? true });
+    const opened = await Checkpoint.open(options.checkpointPath, identity, { ...(version ? { version } : {}), newVersion: freshVersion, resume: options.resume ?? true });
     checkpoint = opened.checkpoint;
     version = checkpoint.version;
     if (opened.discarded) log(`checkpoint: starting afresh (${opened.discarded})`);
@@ -128,7 +132,7 @@ export async function runBackfill(target: KvTarget, paths: InputPaths, options: 
     }
     await checkpoint.save();
   }
-  version ??= newVersionName();
+  version ??= freshVersion();
 
   const { stats, items } = await accumulateStats(inputs.sources);
   const statsSeconds = (performance.now() - started) / 1000;
@@ -151,6 +155,7 @@ export async function runBackfill(target: KvTarget, paths: InputPaths, options: 
       concurrency: options.concurrency ?? 4,
       verifySample: options.verifySample ?? 200,
       dryRun: options.dryRun ?? false,
+      ...(live !== undefined ? { liveVersion: live } : {}),
       ...(checkpoint ? { checkpoint } : {}),
       onProgress: (done) => bar?.update(done, { rate: Math.round(done / Math.max(1e-3, (performance.now() - sendStarted) / 1000)).toLocaleString('en-US') }),
     });
@@ -168,6 +173,24 @@ export async function runBackfill(target: KvTarget, paths: InputPaths, options: 
   } finally {
     bar?.stop();
   }
+}
+
+/** The version fs:active names now, if any. */
+async function liveVersion(target: KvTarget): Promise<string | undefined> {
+  const raw = await target.get(ACTIVE_KEY);
+  if (raw === null) return undefined;
+  try {
+    return parseActiveFeatureSet(JSON.parse(raw))?.version;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `name`, or `name-2`, `name-3`... when `name` is the live version. */
+function unusedVersionName(name: string, live: string | undefined): string {
+  let candidate = name;
+  for (let n = 2; candidate === live; n++) candidate = `${name}-${n}`;
+  return candidate;
 }
 
 /** Backfills the feature set of a world directory (users.csv, items.csv, impressions.csv). */

@@ -46,6 +46,12 @@ export interface PublishOptions {
   /** compute and batch everything, send nothing */
   dryRun?: boolean;
   checkpoint?: Checkpoint;
+  /**
+   * The version fs:active names now. Its keys are never written: when `version` is the live one
+   * (a resumed checkpoint whose run flipped but was killed before removing it), only a run with
+   * nothing left to send may go on, and it rewrites nothing but fs:active.
+   */
+  liveVersion?: string;
   /** called as pairs are acknowledged (or skipped as already acknowledged), with the running count */
   onProgress?: (done: number) => void;
 }
@@ -164,6 +170,9 @@ export async function publishFeatureSet(target: KvTarget, version: string, chunk
         done++;
         if (sampled) sample[slot] = { key, value: chunk.value(k) };
         continue;
+      }
+      if (version === options.liveVersion) {
+        throw new Error(`feature set ${version} is live (fs:active names it): a backfill never rewrites the live set's keys; publish under another version`);
       }
       const value = chunk.value(k);
       const valueBytes = utf8Bytes(value);
