@@ -14,9 +14,19 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: './wrangler.toml' },
             // Tests flip fs:active and expect the next request to see it. Exposure logging is off by
-            // default (tests that check it turn it on per request with EXPOSURE_SINK: 'kv'); the
-            // secrets are test values.
-            miniflare: { bindings: { FEATURE_SET_REFRESH_MS: '0', EXPOSURE_SINK: 'off', EXPERIMENT_SALT: 'test-salt', EXPERIMENT_OVERRIDE_TOKEN: 'test-override-token' } },
+            // default (tests that check it turn it on per request with EXPOSURE_SINK: 'kv'). Miniflare's
+            // KV is far slower than production's, so the rank deadline is generous here; the fault tests
+            // set their own. The secrets are test values.
+            miniflare: {
+              bindings: {
+                FEATURE_SET_REFRESH_MS: '0',
+                EXPOSURE_SINK: 'off',
+                RANK_DEADLINE_MS: '10000',
+                EXPERIMENT_SALT: 'test-salt',
+                EXPERIMENT_OVERRIDE_TOKEN: 'test-override-token',
+                ADMIN_TOKEN: 'test-admin-token',
+              },
+            },
           }),
         ],
         // isolate: false shares one module graph across files: the 14 MB ORT wasm reaches workerd once

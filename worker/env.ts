@@ -1,14 +1,15 @@
 // Bindings and per-request variables: the typed context every route and middleware shares.
+import type { FallbackTracker } from './health/fallbacks.ts';
 import type { ModelRegistry } from './model/registry.ts';
 
 export interface Bindings {
   /** Workers KV feature store (DESIGN.md, "KV layout") */
   FEATURES: KVNamespace;
-  /** id of the model that serves when no experiment says otherwise (default: the first bundled) */
+  /** id of the model that serves when no experiment says otherwise (wrangler.toml sets it; unset: the first bundled) */
   DEFAULT_MODEL?: string;
   /** how long an isolate caches the fs:active pointer, in milliseconds (default 10000) */
   FEATURE_SET_REFRESH_MS?: string;
-  /** per-request deadline in milliseconds for feature reads and scoring */
+  /** per-request deadline for waiting on KV (records, fs:active, the experiments config), ms (default 50; README, "Reliability") */
   RANK_DEADLINE_MS?: string;
   /** record cache (worker/features/record-cache.ts): how long a record is fresh, ms (default 60000; 0 turns the cache off) */
   FEATURE_CACHE_TTL_MS?: string;
@@ -37,8 +38,12 @@ export interface Bindings {
   EXPERIMENTS_REFRESH_MS?: string;
   /** secret: the key of the assignment hash and of the hashed user ids in the exposure log */
   EXPERIMENT_SALT?: string;
-  /** secret: the value x-experiment-token must carry for x-experiment-arm to be honoured */
+  /** secret: the token (x-experiment-token or Authorization: Bearer) that makes x-experiment-arm count */
   EXPERIMENT_OVERRIDE_TOKEN?: string;
+  /** secret: the bearer token of the /admin/* routes (unset: they answer 503); also accepted for x-experiment-arm */
+  ADMIN_TOKEN?: string;
+  /** origins allowed to call /v1/* from a browser, comma-separated (e.g. "https://shop.example"; "*" any; unset: none) */
+  CORS_ORIGINS?: string;
   /** where exposure rows go: "queue" (default when EXPOSURES is bound), "kv" (local dev, tests: log:* keys in FEATURES) or "off" */
   EXPOSURE_SINK?: string;
   /** Queue producer of the exposure log (production sink) */
@@ -47,6 +52,8 @@ export interface Bindings {
 
 export interface Variables {
   registry: ModelRegistry;
+  /** this app's fallback counters (one app per isolate in production), for /healthz */
+  fallbacks: FallbackTracker;
 }
 
 export interface AppEnv {

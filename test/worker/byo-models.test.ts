@@ -88,19 +88,24 @@ describe('bring your own model: outputs that do not match the manifest', () => {
     logged?.mockRestore();
   });
 
-  it.each(served.map((s) => [s.model.why, s] as const))('%s: request order with fallback model_error, not a 500', async (_why, { model, app }) => {
+  // The fallback order: the records were read, so the items' stored click_coec (README, "Reliability").
+  const storedCoec = new Map(rankFixture.kv.filter((p) => p.key.includes(':i:')).map((p) => [p.key.split(':i:')[1]!, JSON.parse(p.value).click_coec as number]));
+  const priorOrder = requestIds.map((id, i) => ({ id, i, v: storedCoec.get(id) ?? 0 })).sort((a, b) => b.v - a.v || a.i - b.i).map((x) => x.id);
+
+  it.each(served.map((s) => [s.model.why, s] as const))('%s: the popularity prior with fallback model_error, not a 500', async (_why, { model, app }) => {
     logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     const res = await rank(app, rankFixture.request);
     expect(res.status).toBe(200);
     const body = (await res.json()) as RankResponseBody;
     expect(body.fallback).toBe('model_error');
     expect(body.model.id).toBe(model.manifest.model.id);
-    expect(body.items.map((i) => i.id)).toEqual(requestIds);
+    expect((body as RankResponseBody & { fallback_order?: string }).fallback_order).toBe('popularity');
+    expect(body.items.map((i) => i.id)).toEqual(priorOrder);
     for (const item of body.items) {
       expect(item.p_ctr).toBeNull();
       expect(item.p_cvr).toBeNull();
     }
-    for (let i = 1; i < body.items.length; i++) expect(body.items[i - 1]!.score).toBeGreaterThan(body.items[i]!.score);
+    for (let i = 1; i < body.items.length; i++) expect(body.items[i - 1]!.score).toBeGreaterThanOrEqual(body.items[i]!.score);
     // The fallback was the model's fault, and the log says what went wrong.
     expect(logged).toHaveBeenCalledWith('model scoring failed', expect.anything());
     const error = logged!.mock.calls.find((call) => call[0] === 'model scoring failed')![1];

@@ -9,6 +9,8 @@ declare namespace Cloudflare {
     EXPOSURES?: Queue;
     EXPERIMENT_SALT?: string;
     EXPERIMENT_OVERRIDE_TOKEN?: string;
+    ADMIN_TOKEN?: string;
+    CORS_ORIGINS?: string;
   }
   interface GlobalProps {
     mainModule: typeof import('../../worker/index.ts');

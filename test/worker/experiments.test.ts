@@ -181,16 +181,24 @@ describe('experiments through /v1/rank', () => {
     for (let i = 0; i < 3; i++) expect(((await call(anonymous, { bindings: experiments({ ...abConfig, default_arm: 'model' }) })).json as Body).arm).toBe('model');
   });
 
-  it('the override header needs the secret token: 403 without it or with a wrong one; 400 for an unknown arm', async () => {
+  it('the override header needs the secret token: 401 without it or with a wrong one, 403 when no secret is configured; 400 for an unknown arm', async () => {
     const override = (headers: Record<string, string>, bindings: Record<string, unknown> = {}) => call(fixture.request, { bindings: { ...experiments(abConfig), ...bindings }, headers });
     let r = await override({ 'x-experiment-arm': 'model' });
-    expect(r.res.status).toBe(403);
-    expect((r.json as ErrorResponseBody).error.code).toBe('forbidden');
+    expect(r.res.status).toBe(401);
+    expect((r.json as ErrorResponseBody).error.code).toBe('unauthorized');
+    expect(r.res.headers.get('www-authenticate')).toMatch(/^Bearer/);
     r = await override({ 'x-experiment-arm': 'model', 'x-experiment-token': 'test-override-tokeN' });
-    expect(r.res.status).toBe(403);
+    expect(r.res.status).toBe(401);
+    expect((r.json as ErrorResponseBody).error.path).toBe('x-experiment-token');
     // no secret configured: the header cannot be honoured either
-    r = await override({ 'x-experiment-arm': 'model', 'x-experiment-token': 'test-override-token' }, { EXPERIMENT_OVERRIDE_TOKEN: undefined });
+    r = await override({ 'x-experiment-arm': 'model', 'x-experiment-token': 'test-override-token' }, { EXPERIMENT_OVERRIDE_TOKEN: undefined, ADMIN_TOKEN: undefined });
     expect(r.res.status).toBe(403);
+    expect((r.json as ErrorResponseBody).error.message).toMatch(/EXPERIMENT_OVERRIDE_TOKEN is not set/);
+    // the token as a bearer token, and the admin secret, count too
+    r = await override({ 'x-experiment-arm': 'popular', authorization: 'Bearer test-override-token' });
+    expect((r.json as Body).arm).toBe('popular');
+    r = await override({ 'x-experiment-arm': 'popular', authorization: 'Bearer test-admin-token' });
+    expect((r.json as Body).arm).toBe('popular');
     r = await override({ 'x-experiment-arm': 'ghost', 'x-experiment-token': 'test-override-token' });
     expect(r.res.status).toBe(400);
     expect((r.json as ErrorResponseBody).error.path).toBe('x-experiment-arm');

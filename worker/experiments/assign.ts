@@ -81,16 +81,3 @@ export async function hashUnit(unit: Unit, salt: string | undefined): Promise<st
   for (let i = 0; i < 16; i++) out += h[i]!.toString(16).padStart(2, '0');
   return out;
 }
-
-/**
- * Whether two secrets are equal, in time independent of where they differ and of their lengths:
- * both are hashed (SHA-256) and the 32-byte digests compared with an accumulated XOR.
- */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', utf8.encode(a)), crypto.subtle.digest('SHA-256', utf8.encode(b))]);
-  const u = new Uint8Array(x);
-  const v = new Uint8Array(y);
-  let diff = 0;
-  for (let i = 0; i < u.length; i++) diff |= u[i]! ^ v[i]!;
-  return diff === 0;
-}

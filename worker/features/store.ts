@@ -4,9 +4,12 @@
 // joined rather than read again (single flight). A stale entry is served while one background
 // refresh per key runs (kept alive with ctx.waitUntil). A missing key is not an error - the
 // assembler fills defaults - but a value that is not a JSON object is counted and treated as
-// missing rather than trusted. Both are remembered for a shorter negative TTL.
+// missing rather than trusted. Both are remembered for a shorter negative TTL. A bulk read that
+// hangs is given up after readTimeoutMs, so a shared read can never stay in flight (and be joined)
+// forever; the request that waits for it gives up much sooner, at its deadline (rank/deadline.ts).
 import { ACTIVE_KEY, parseActiveFeatureSet, type ActiveFeatureSet } from '../../model/features/kv-layout.ts';
 import type { RawRecord } from '../../model/features/records.ts';
+import { SHARED_READ_TIMEOUT_MS, withTimeout } from '../rank/deadline.ts';
 import { approximateBytes, DEFAULT_RECORD_CACHE, RecordCache, type CacheEntry, type RecordCacheOptions } from './record-cache.ts';
 
 export const KV_BULK_LIMIT = 100;
@@ -33,6 +36,8 @@ export interface FeatureStoreOptions {
   clock: () => number;
   /** where background refresh failures are reported */
   log: (message: string, error: unknown) => void;
+  /** a KV bulk read not answered within this many ms fails (and leaves the single-flight map) */
+  readTimeoutMs: number;
 }
 
 export interface ReadOptions {
@@ -65,6 +70,7 @@ export class FeatureStore {
       cache: options.cache ?? DEFAULT_RECORD_CACHE,
       clock: options.clock ?? Date.now,
       log: options.log ?? ((message, error) => console.error(message, error)),
+      readTimeoutMs: options.readTimeoutMs ?? SHARED_READ_TIMEOUT_MS,
     };
     this.cache = new RecordCache(this.options.cache);
   }
@@ -110,7 +116,7 @@ export class FeatureStore {
       }
     }
     if (stale) this.refreshInBackground(stale, options);
-    if (misses) await this.readMisses(keys, misses, out, now);
+    if (misses) await this.readMisses(keys, misses, out, now, options);
     return out;
   }
 
@@ -120,7 +126,7 @@ export class FeatureStore {
     return this.cache.clear();
   }
 
-  private async readMisses(keys: readonly string[], misses: number[], out: Array<RawRecord | null>, now: number): Promise<void> {
+  private async readMisses(keys: readonly string[], misses: number[], out: Array<RawRecord | null>, now: number, options: ReadOptions): Promise<void> {
     let chunk: string[] = [];
     for (const i of misses) {
       const key = keys[i]!;
@@ -133,11 +139,11 @@ export class FeatureStore {
       this.inflight.set(key, PENDING);
       chunk.push(key);
       if (chunk.length === KV_BULK_LIMIT) {
-        this.startBatch(chunk, now);
+        this.startBatch(chunk, now, options);
         chunk = [];
       }
     }
-    if (chunk.length > 0) this.startBatch(chunk, now);
+    if (chunk.length > 0) this.startBatch(chunk, now, options);
     // Every miss now has a batch in flight: its own or one another request started.
     const batches = misses.map((i) => this.inflight.get(keys[i]!)!);
     await Promise.all([...new Set(batches)].map((b) => b.promise));
@@ -146,7 +152,7 @@ export class FeatureStore {
     });
   }
 
-  private startBatch(keys: string[], now: number): void {
+  private startBatch(keys: string[], now: number, options: ReadOptions): void {
     const version = this.cache.version;
     const batch: Batch = { promise: Promise.resolve() };
     batch.promise = (async () => {
@@ -165,6 +171,9 @@ export class FeatureStore {
       }
     })();
     for (const key of keys) this.inflight.set(key, batch);
+    // Other requests may join this read after the one that started it has answered (e.g. at its
+    // deadline): keep the starting request alive until the read settles, and caches it fills.
+    options.waitUntil?.(batch.promise.catch(() => undefined));
   }
 
   private refreshInBackground(keys: string[], options: ReadOptions): void {
@@ -207,7 +216,7 @@ export class FeatureStore {
   private bulkGet(keys: string[]): Promise<Map<string, string | null>> {
     this.counters.kv_bulk_reads++;
     this.counters.kv_keys_read += keys.length;
-    return this.kv.get(keys, 'text');
+    return withTimeout(this.kv.get(keys, 'text'), this.options.readTimeoutMs, `KV bulk read of ${keys.length} keys`);
   }
 
   private decode(text: string | null): RawRecord | null {

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'forbidden'
+  | 'unauthorized'
+  | 'not_configured'
   | 'internal';
 
 export interface ErrorBody {

@@ -17,7 +17,7 @@ import {
   RULE_FIELD,
   RULE_OPS,
 } from './rules.ts';
-import { MAX_ID_LENGTH, MAX_INLINE_FIELDS, MAX_ITEMS, MAX_STRING_LENGTH, type RankRequest } from './schema.ts';
+import { MAX_FIELD_NAME_LENGTH, MAX_ID_LENGTH, MAX_INLINE_FIELDS, MAX_ITEMS, MAX_STRING_LENGTH, type RankRequest } from './schema.ts';
 
 const TOP_LEVEL = new Set(['request_id', 'user_id', 'context', 'items', 'k', 'explain', 'rules']);
 const RULE_KEYS = new Set(['filter', 'boost', 'pin', 'diversity', 'dedupe']);
@@ -53,7 +53,7 @@ function isItem(item: unknown): boolean {
   let fields = 0;
   let hasId = false;
   for (const key in item) {
-    if (++fields > MAX_INLINE_FIELDS || key === '__proto__') return false;
+    if (++fields > MAX_INLINE_FIELDS || key === '__proto__' || key.length > MAX_FIELD_NAME_LENGTH) return false;
     const value = item[key];
     if (key === 'id') {
       if (!isId(value)) return false;
@@ -71,7 +71,7 @@ function isContext(context: unknown): boolean {
   if (!isPlainObject(context)) return false;
   let fields = 0;
   for (const key in context) {
-    if (++fields > MAX_INLINE_FIELDS || key === '__proto__') return false;
+    if (++fields > MAX_INLINE_FIELDS || key === '__proto__' || key.length > MAX_FIELD_NAME_LENGTH) return false;
     const value = context[key];
     if (CONTEXT_STRINGS.has(key)) {
       if (typeof value !== 'string' || value.length > MAX_STRING_LENGTH) return false;

@@ -1,20 +1,34 @@
 // The rank pipeline for one request and its arm: feature set -> KV records -> tensors -> model(s)
-// -> objective -> business rules -> (interleaving) -> k. A fault in KV or a model degrades to the
-// request order (with the rules still applied) and `fallback` naming why. The served slate is
-// handed back beside the response for the exposure log.
+// -> objective -> business rules -> (interleaving) -> k. A fault degrades instead of failing, with
+// `fallback` naming why (README, "Reliability"): KV failing or past the deadline gives the request
+// order; a model failing gives the popularity prior (the items' stored click_coec) when the records
+// were read, else the request order; the rules still apply. The served slate is handed back beside
+// the response for the exposure log.
 import type { AssembledInput, ItemRow, SlateRecords } from '../../model/features/assemble.ts';
 import { itemKey, userKey } from '../../model/features/kv-layout.ts';
-import { contextRecord, type ContextFeatures, type RawRecord, type RawValue } from '../../model/features/records.ts';
+import { contextRecord, FEATURE_SET_SCHEMA, type ContextFeatures, type RawRecord, type RawValue } from '../../model/features/records.ts';
 import type { CompiledArm, ScoringArm } from '../experiments/config.ts';
 import { coin, seedOf, teamDraft } from '../experiments/interleave.ts';
 import type { FeatureStore } from '../features/store.ts';
+import type { FallbackReason } from '../health/fallbacks.ts';
 import type { LoadedModel, Scores } from '../model/loaded-model.ts';
 import type { ArmObjective } from './objective.ts';
 import { applyRules, compileRules, finishRules, type CompiledRules, type RemovedItem, type RuleContext, type RuleMove, type RuleOutcome } from './rules.ts';
 import type { RankItem, RankRequest } from './schema.ts';
+import { DeadlineExceeded, type Deadline } from './deadline.ts';
 import type { StageTimer } from './server-timing.ts';
 
-export type FallbackReason = 'kv_error' | 'model_error';
+export type { FallbackReason } from '../health/fallbacks.ts';
+
+/**
+ * The item field a model fallback orders by when the records were read: the position-debiased
+ * click rate (COEC) the backfill stores for every item of a FEATURE_SET_SCHEMA feature set - the
+ * offline evaluation's popularity baseline, and free here because the records are already read.
+ */
+export const POPULARITY_PRIOR_FIELD = 'click_coec';
+
+/** What a fallback served: the request's own order or the popularity prior. */
+export type FallbackOrder = 'request' | 'popularity';
 
 /** With explain=true: how an item's score was made and which rules moved it. */
 export interface ItemExplain {
@@ -48,6 +62,8 @@ export interface RankResult {
   feature_set: string | null;
   items: RankedItem[];
   fallback: FallbackReason | null;
+  /** with a fallback: which order was served */
+  fallback_order?: FallbackOrder;
   explain?: {
     arm_kind: CompiledArm['kind'];
     sides?: [string, string];
@@ -82,6 +98,39 @@ export interface RankDeps {
   log?: (message: string, error: unknown) => void;
   /** keeps background work (feature cache refreshes) alive after the response */
   waitUntil?: (promise: Promise<unknown>) => void;
+  /** the request's deadline for KV reads (RANK_DEADLINE_MS); none: wait as long as KV takes */
+  deadline?: Deadline;
+  /** why the slate fell back (the error behind `fallback`), for /healthz */
+  onFallback?: (reason: FallbackReason, error: unknown) => void;
+}
+
+/** The records a slate reads from KV: the active feature set, the items' records and the user's. */
+export interface SlateRead {
+  /** the active feature set's version and record schema (null: none published) */
+  active: { version: string; schema: string } | null;
+  /** one per request item (null: no record) */
+  stored: Array<RawRecord | null>;
+  user: RawRecord | undefined;
+}
+
+/**
+ * Reads the slate's records through the store, racing the request's deadline. Throws
+ * DeadlineExceeded when KV did not answer in time (the read goes on, abandoned: the record cache
+ * keeps what it brings), or the store's error.
+ */
+export function readSlate(request: RankRequest, store: FeatureStore, options: { deadline?: Deadline; waitUntil?: (promise: Promise<unknown>) => void; whileReading?: () => void }): Promise<SlateRead> {
+  const n = request.items.length;
+  const read = (async (): Promise<SlateRead> => {
+    const active = await store.activeFeatureSet();
+    if (!active) return { active: null, stored: [], user: undefined };
+    const keys = request.items.map((item) => itemKey(active.version, item.id));
+    if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
+    const reading = store.getRecords(keys, { waitUntil: options.waitUntil });
+    options.whileReading?.();
+    const records = await reading;
+    return { active: { version: active.version, schema: active.schema }, stored: records.slice(0, n), user: request.user_id !== undefined ? (records[n] ?? undefined) : undefined };
+  })();
+  return options.deadline ? options.deadline.race(read, `KV (deadline ${options.deadline.ms} ms)`) : read;
 }
 
 function inlineFields(item: RankItem): RawRecord | undefined {
@@ -129,9 +178,10 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
   const context = contextRecord(request.context, deps.now);
   const model = scorerOf(sides[0]!);
   const base = { request_id: deps.requestId, model, arm: arm.name };
-  const fail = (reason: FallbackReason, featureSet: string | null, stored: Array<RawRecord | null>) => {
-    const { result, served } = fallbackOrder(request, deps, stored, reason);
-    return { result: { ...base, feature_set: featureSet, ...result }, served: { ...served, model, featureSet, context } };
+  const fail = (reason: FallbackReason, error: unknown, featureSet: string | null, stored: Array<RawRecord | null>, storedSchema: string | null) => {
+    deps.onFallback?.(reason, error);
+    const { result, served } = fallbackOrder(request, deps.arm.rules, stored, storedSchema, reason);
+    return { result: { ...base, feature_set: featureSet, ...result }, served: { ...served, arm, model, featureSet, context } };
   };
 
   let featureSet: string | null = null;
@@ -139,27 +189,29 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
   let user: RawRecord | undefined;
   let stored: Array<RawRecord | null> = [];
   try {
-    const active = await store.activeFeatureSet();
-    if (active) {
-      activeSchema = active.schema;
+    const read = await readSlate(request, store, {
+      deadline: deps.deadline,
+      waitUntil: deps.waitUntil,
+      // On an isolate's first request, ORT's start-up (CPU) overlaps the KV round trip; afterwards
+      // this is a settled promise. A failure surfaces in scoring.
+      whileReading: () => {
+        for (const side of sides) if (side.kind === 'model') side.model.ready().catch(() => undefined);
+      },
+    });
+    if (read.active) {
+      activeSchema = read.active.schema;
       // A feature set written for another record schema would feed a model wrong values: it is
       // only used by models of its schema (the others get defaults), and named only if it is the
       // feature model's.
-      if (active.schema === arm.featureModel.manifest.feature_set.schema) featureSet = active.version;
-      const keys = request.items.map((item) => itemKey(active.version, item.id));
-      if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
-      const reading = store.getRecords(keys, { waitUntil: deps.waitUntil });
-      // On an isolate's first request, ORT's start-up (CPU) overlaps the KV round trip; afterwards
-      // this is a settled promise. A failure surfaces in scoring.
-      for (const side of sides) if (side.kind === 'model') side.model.ready().catch(() => undefined);
-      const records = await reading;
-      stored = records.slice(0, n);
-      if (request.user_id !== undefined) user = records[n] ?? undefined;
+      if (read.active.schema === arm.featureModel.manifest.feature_set.schema) featureSet = read.active.version;
     }
+    stored = read.stored;
+    user = read.user;
   } catch (error) {
-    deps.log?.('feature store read failed', error);
+    const timedOut = error instanceof DeadlineExceeded;
+    deps.log?.(timedOut ? 'feature store read past the deadline' : 'feature store read failed', error);
     timer.mark('kv');
-    return fail('kv_error', null, []);
+    return fail(timedOut ? 'kv_timeout' : 'kv_error', error, null, [], null);
   }
   timer.mark('kv');
 
@@ -195,7 +247,7 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
   } catch (error) {
     deps.log?.('model scoring failed', error);
     timer.mark('model');
-    return fail('model_error', featureSet, stored);
+    return fail('model_error', error, featureSet, stored, activeSchema);
   }
   timer.mark('model');
 
@@ -333,23 +385,31 @@ function ranks(scores: Float64Array): Int32Array {
 }
 
 /**
- * The request order (score n - i) with the rules applied: what a request gets when KV or a model
- * fails. Stored fields are unknown then (unless the records were read), so only inline fields and
- * id lists can match.
+ * What a request gets when KV or a model fails: the popularity prior (each item's stored
+ * POPULARITY_PRIOR_FIELD, 0 where missing, ties in request order) when records of
+ * FEATURE_SET_SCHEMA were read and at least one item has the field, else the request order
+ * (score n - i); the rules apply either way. Without records only inline fields and id lists can
+ * match a rule.
  */
-function fallbackOrder(request: RankRequest, deps: RankDeps, stored: Array<RawRecord | null>, reason: FallbackReason): { result: Omit<RankResult, 'request_id' | 'model' | 'arm' | 'feature_set'>; served: Omit<ServedSlate, 'model' | 'featureSet' | 'context'> } {
+export function fallbackOrder(
+  request: RankRequest,
+  armRules: Parameters<typeof compileRules>[0],
+  stored: Array<RawRecord | null>,
+  storedSchema: string | null,
+  reason: FallbackReason,
+): { result: Pick<RankResult, 'items' | 'fallback' | 'fallback_order'>; served: Omit<ServedSlate, 'arm' | 'model' | 'featureSet' | 'context'> } {
   const n = request.items.length;
-  const baseScores = Float64Array.from({ length: n }, (_, i) => n - i);
-  const rules = compileRules(deps.arm.rules, request.rules);
+  const prior = storedSchema === FEATURE_SET_SCHEMA ? popularityPrior(stored, n) : null;
+  const baseScores = prior ?? Float64Array.from({ length: n }, (_, i) => n - i);
+  const rules = compileRules(armRules, request.rules);
   const outcome = applyRules(ruleContext(request, stored), baseScores, rules, { k: request.k });
   const cut = Math.min(request.k ?? outcome.order.length, outcome.order.length);
   const p = prices(request, stored);
   const order = outcome.order.slice(0, cut);
   const items: RankedItem[] = order.map((row) => ({ id: request.items[row]!.id, score: outcome.score[row]!, p_ctr: null, p_cvr: null }));
   return {
-    result: { items, fallback: reason },
+    result: { items, fallback: reason, fallback_order: prior ? 'popularity' : 'request' },
     served: {
-      arm: deps.arm,
       fallback: reason,
       candidates: n,
       k: request.k ?? null,
@@ -357,4 +417,18 @@ function fallbackOrder(request: RankRequest, deps: RankDeps, stored: Array<RawRe
       inputs: null,
     },
   };
+}
+
+/** The items' stored prior (finite, >= 0; 0 where missing or malformed), or null if no item has one. */
+function popularityPrior(stored: ReadonlyArray<RawRecord | null>, n: number): Float64Array | null {
+  const out = new Float64Array(n);
+  let found = false;
+  for (let r = 0; r < n; r++) {
+    const v = stored[r]?.[POPULARITY_PRIOR_FIELD];
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) {
+      out[r] = v;
+      found = true;
+    }
+  }
+  return found ? out : null;
 }

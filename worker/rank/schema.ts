@@ -9,6 +9,8 @@ export const MAX_ITEMS = 500;
 export const MAX_ID_LENGTH = 128;
 export const MAX_STRING_LENGTH = 256;
 export const MAX_INLINE_FIELDS = 32;
+/** inline field names (items, context) are echoed in error paths and read by rules: kept short */
+export const MAX_FIELD_NAME_LENGTH = 64;
 
 const id = z
   .string()
@@ -20,13 +22,24 @@ const inlineValue = z.union([z.string().max(MAX_STRING_LENGTH), z.number().finit
 
 const tooManyFields = (value: Record<string, unknown>) => Object.keys(value).length <= MAX_INLINE_FIELDS;
 
+/** A field name over the limit, reported at that field (its name cut short, so the error stays small). */
+const longFieldNames = (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  for (const key of Object.keys(value)) {
+    if (key.length > MAX_FIELD_NAME_LENGTH) {
+      ctx.addIssue({ code: 'custom', path: [`${key.slice(0, 32)}...`], message: `field names must be at most ${MAX_FIELD_NAME_LENGTH} characters` });
+      return;
+    }
+  }
+};
+
 const itemSchema = z
   .object({
     id,
     price: z.number().finite().min(0, 'must be >= 0').max(1e9).optional(),
   })
   .catchall(inlineValue)
-  .refine(tooManyFields, { message: `an item may carry at most ${MAX_INLINE_FIELDS} fields` });
+  .refine(tooManyFields, { message: `an item may carry at most ${MAX_INLINE_FIELDS} fields` })
+  .superRefine(longFieldNames);
 
 const contextSchema = z
   .object({
@@ -38,7 +51,8 @@ const contextSchema = z
     time: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0).max(8.64e15)]).optional(),
   })
   .catchall(inlineValue)
-  .refine(tooManyFields, { message: `context may carry at most ${MAX_INLINE_FIELDS} fields` });
+  .refine(tooManyFields, { message: `context may carry at most ${MAX_INLINE_FIELDS} fields` })
+  .superRefine(longFieldNames);
 
 export const rankRequestSchema = z
   .object({
@@ -90,6 +104,10 @@ export function parseRankRequest(body: unknown): RankRequest {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') {
+    // the keys are the client's: quote a few, cut short, so a hostile body cannot blow up the error
+    const shown = issue.keys.slice(0, 5).map((k) => `'${k.length > 32 ? `${k.slice(0, 32)}...` : k}'`);
+    return `unknown field(s) ${shown.join(', ')}${issue.keys.length > 5 ? ` and ${issue.keys.length - 5} more` : ''}`;
+  }
   return issue.message;
 }

@@ -1,22 +1,29 @@
+// POST /v1/rank: validate, pick the arm, rank (rank/rank-slate.ts), log the exposure. KV reads race
+// the request's deadline (RANK_DEADLINE_MS, counted once the body is read and valid), and every
+// response is counted for /healthz: a fault gives a fallback order, never a 5xx (README, "Reliability").
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
-import { assignArm, constantTimeEqual, hashUnit, type Assignment, type Unit } from '../experiments/assign.ts';
+import { assignArm, hashUnit, type Assignment, type Unit } from '../experiments/assign.ts';
 import type { CompiledExperiments } from '../experiments/config.ts';
 import { experimentsFor } from '../experiments/source.ts';
 import { exposureRow } from '../exposure/row.ts';
 import { exposureSink, logExposure } from '../exposure/sink.ts';
 import { featureStore } from '../features/store-instance.ts';
+import type { FallbackReason } from '../health/fallbacks.ts';
 import { ApiError } from '../http/errors.ts';
 import { readJsonBody } from '../http/json-body.ts';
+import { checkToken } from '../http/secrets.ts';
+import { Deadline, deadlineMs } from '../rank/deadline.ts';
+import { rankWithoutModel } from '../rank/no-model.ts';
 import { rankSlate } from '../rank/rank-slate.ts';
 import { MAX_ID_LENGTH, parseRankRequest, type RankRequest } from '../rank/schema.ts';
 import { StageTimer } from '../rank/server-timing.ts';
 
 /** Identifies an anonymous visitor for assignment (e.g. a first-party cookie's value). */
 export const CLIENT_ID_HEADER = 'x-client-id';
-/** QA: serve this arm instead of the assigned one; needs OVERRIDE_TOKEN_HEADER. */
+/** QA: serve this arm instead of the assigned one; needs a token (OVERRIDE_TOKEN_HEADER or a bearer token). */
 export const ARM_OVERRIDE_HEADER = 'x-experiment-arm';
-/** The secret EXPERIMENT_OVERRIDE_TOKEN, which makes ARM_OVERRIDE_HEADER count. */
+/** Carries EXPERIMENT_OVERRIDE_TOKEN (or ADMIN_TOKEN), which makes ARM_OVERRIDE_HEADER count; `Authorization: Bearer` works too. */
 export const OVERRIDE_TOKEN_HEADER = 'x-experiment-token';
 
 export const rankRoutes = new Hono<AppEnv>();
@@ -25,13 +32,28 @@ rankRoutes.post('/v1/rank', async (c) => {
   const timer = new StageTimer();
   const request = parseRankRequest(await readJsonBody(c));
   timer.mark('parse');
+  const deadline = new Deadline(deadlineMs(c.env.RANK_DEADLINE_MS));
   const registry = c.get('registry');
+  const fallbacks = c.get('fallbacks');
   const waitUntil = waitUntilOf(c);
   const log = (message: string, error: unknown) => console.error(message, error);
-  const { experiments } = await experimentsFor(c.env, registry, waitUntil);
+  const requestId = request.request_id ?? crypto.randomUUID();
+  let fallbackError: unknown;
+  const onFallback = (_reason: FallbackReason, error: unknown) => {
+    fallbackError = error;
+  };
+
+  if (!registry.available) {
+    // No bundled model loaded (e.g. a bad manifest): a fallback order, and /healthz says why.
+    const result = await rankWithoutModel(request, { store: featureStore(c.env), requestId, defaultModel: c.env.DEFAULT_MODEL, failures: registry.failures, deadline, waitUntil, timer, log, onFallback });
+    fallbacks.record(result.fallback, fallbackError);
+    c.header('Server-Timing', timer.header());
+    return c.json(result);
+  }
+
+  const { experiments } = await experimentsFor(c.env, registry, { waitUntil, deadline });
   const assignment = await assign(c, experiments, request);
   timer.mark('arm');
-  const requestId = request.request_id ?? crypto.randomUUID();
   const sink = exposureSink(c.env);
   const now = new Date();
   const { result, served } = await rankSlate(request, {
@@ -43,7 +65,10 @@ rankRoutes.post('/v1/rank', async (c) => {
     captureInputs: sink !== null,
     log,
     waitUntil,
+    deadline,
+    onFallback,
   });
+  fallbacks.record(result.fallback, fallbackError);
   c.header('Server-Timing', timer.header());
   const response = c.json(result);
   if (sink) {
@@ -63,11 +88,13 @@ async function assign(c: Context<AppEnv>, experiments: CompiledExperiments, requ
   const unit = unitOf(c, request);
   const wanted = c.req.header(ARM_OVERRIDE_HEADER);
   if (wanted !== undefined) {
-    const secret = c.env.EXPERIMENT_OVERRIDE_TOKEN;
-    const token = c.req.header(OVERRIDE_TOKEN_HEADER);
-    // Without the configured secret the header cannot be honoured; say so rather than serve another arm silently.
-    if (!secret || token === undefined || !(await constantTimeEqual(token, secret))) {
-      throw new ApiError(403, 'forbidden', `${ARM_OVERRIDE_HEADER} needs a valid ${OVERRIDE_TOKEN_HEADER}`);
+    // Without a configured secret the header cannot be honoured; say so rather than serve another arm silently.
+    // ADMIN_TOKEN counts too: whoever may flush caches may preview an arm.
+    const check = await checkToken(c, [c.env.EXPERIMENT_OVERRIDE_TOKEN, c.env.ADMIN_TOKEN], OVERRIDE_TOKEN_HEADER);
+    if (check === 'not_configured') throw new ApiError(403, 'forbidden', `${ARM_OVERRIDE_HEADER} is disabled: the secret EXPERIMENT_OVERRIDE_TOKEN is not set`, ARM_OVERRIDE_HEADER);
+    if (check !== 'ok') {
+      c.header('WWW-Authenticate', 'Bearer realm="experiment-override"');
+      throw new ApiError(401, 'unauthorized', `${ARM_OVERRIDE_HEADER} needs a valid token in ${OVERRIDE_TOKEN_HEADER} or Authorization: Bearer (${check === 'missing' ? 'none given' : 'wrong token'})`, OVERRIDE_TOKEN_HEADER);
     }
     const arm = experiments.byName.get(wanted.trim());
     if (!arm) throw new ApiError(400, 'invalid_request', `${ARM_OVERRIDE_HEADER}: no arm '${wanted.slice(0, 64)}' (arms: ${experiments.arms.map((a) => a.name).join(', ')})`, ARM_OVERRIDE_HEADER);
