@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
+import { intArg, numberArg } from './cli/args.ts';
 import { createWorld, worldSettings, writeWorld } from '../model/world/index.ts';
 
 const TARGET = 50_000;
@@ -20,13 +21,13 @@ const root = resolve(import.meta.dirname, '..');
 const options = new Command()
   .name('npm run bench:backfill --')
   .description('Benchmark the remote backfill (2M keys) against the fake Workers KV API on loopback.')
-  .option('--users <n>', 'users in the world', Number, 1_000_000)
-  .option('--items <n>', 'items in the world', Number, 1_000_000)
-  .option('--impressions <n>', 'rows of the impression log', Number, 2_000_000)
+  .option('--users <n>', 'users in the world', intArg(1, 100_000_000), 1_000_000)
+  .option('--items <n>', 'items in the world', intArg(1, 100_000_000), 1_000_000)
+  .option('--impressions <n>', 'rows of the impression log', intArg(1, 1_000_000_000), 2_000_000)
   .option('--world <dir>', 'use this world directory instead of generating one')
-  .option('--concurrency <n>', 'requests in flight', Number, 4)
-  .option('--rate-429 <p>', 'fraction of writes the fake answers 429 (Retry-After 1 s)', Number, 0.01)
-  .option('--rate-drop <p>', 'fraction of writes whose connection the fake drops', Number, 0.01)
+  .option('--concurrency <n>', 'requests in flight', intArg(1, 64), 4)
+  .option('--rate-429 <p>', 'fraction of writes the fake answers 429 (Retry-After 1 s)', numberArg(0, 1), 0.01)
+  .option('--rate-drop <p>', 'fraction of writes whose connection the fake drops', numberArg(0, 1), 0.01)
   .option('--local-demo', 'also measure the local Miniflare mode on the demo world', false)
   .option('--json', 'end with one JSON line', false)
   .parse()

@@ -19,12 +19,13 @@ import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import * as ortNode from 'onnxruntime-node';
 import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.ts';
 import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
 import { openLocalKv } from './backfill/kv-target.ts';
+import { intArg } from './cli/args.ts';
 import { BenchClient, median, percentile, type Timed } from './bench/http.ts';
 import { isolateHeap, type HeapUsage } from './bench/inspector.ts';
 import { benchBodies } from './bench/slates.ts';
@@ -35,31 +36,18 @@ import { shippedModels } from './demo/shipped-models.ts';
 const program = new Command()
   .name('npm run bench --')
   .description('Measure /v1/rank on workerd (wrangler dev, local KV) against the performance targets; prints a table.')
-  .option('--samples <n>', 'timed request pairs (rank + no-op) per slate size, warm cache', (v) => positiveInt(v, '--samples'), 500)
-  .option('--cold-samples <n>', 'timed requests per slate size with the record cache flushed before each', (v) => positiveInt(v, '--cold-samples'), 60)
-  .option('--rps-seconds <s>', 'duration of the requests-per-second run', (v) => positiveInt(v, '--rps-seconds'), 10)
-  .option('--connections <n>', 'concurrent connections of the requests-per-second and memory runs', (v) => positiveInt(v, '--connections'), 10)
-  .option('--cold-starts <n>', 'fresh wrangler dev instances whose first /v1/rank is timed (median reported)', (v) => positiveInt(v, '--cold-starts'), 3)
-  .option('--heap-requests <n>', '500-item requests sent before the memory is read (0 skips it)', (v) => nonNegativeInt(v, '--heap-requests'), 10_000)
-  .option('--ort-level <level>', 'ORT_GRAPH_OPTIMIZATION of the worker under test: basic or all (default: the worker\'s, basic)')
+  .option('--samples <n>', 'timed request pairs (rank + no-op) per slate size, warm cache', intArg(1), 500)
+  .option('--cold-samples <n>', 'timed requests per slate size with the record cache flushed before each', intArg(1), 60)
+  .option('--rps-seconds <s>', 'duration of the requests-per-second run', intArg(1), 10)
+  .option('--connections <n>', 'concurrent connections of the requests-per-second and memory runs', intArg(1), 10)
+  .option('--cold-starts <n>', 'fresh wrangler dev instances whose first /v1/rank is timed (median reported)', intArg(1), 3)
+  .option('--heap-requests <n>', '500-item requests sent before the memory is read (0 skips it)', intArg(0), 10_000)
+  .addOption(new Option('--ort-level <level>', 'ORT_GRAPH_OPTIMIZATION of the worker under test (default: the worker\'s, basic)').choices(['basic', 'all']))
   .option('--refill', 'backfill the bench KV again even if it holds a feature set', false)
   .option('--json', 'print one JSON object as the last line', false)
   .parse();
 
 const options = program.opts<{ samples: number; coldSamples: number; rpsSeconds: number; connections: number; coldStarts: number; heapRequests: number; ortLevel?: string; refill: boolean; json: boolean }>();
-if (options.ortLevel !== undefined && !['basic', 'all'].includes(options.ortLevel)) throw new Error(`--ort-level must be basic or all, got '${options.ortLevel}'`);
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer, got '${value}'`);
-  return n;
-}
-
-function nonNegativeInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer, got '${value}'`);
-  return n;
-}
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = join(root, '.data');

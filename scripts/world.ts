@@ -48,7 +48,7 @@ interface CliOptions {
 }
 
 const program = new Command()
-  .name('world')
+  .name('npm run world --')
   .description('Generate a seeded synthetic commerce world: users.csv, items.csv, impressions.csv and world.json.')
   .addOption(new Option('--preset <name>', 'base settings').choices(PRESET_NAMES).default('demo'))
   .option('--seed <n>', 'random seed (0 to 2^32-1)', integerOption(0))

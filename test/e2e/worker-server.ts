@@ -1,0 +1,69 @@
+// The worker as the e2e tests see it: a small world backfilled into a fresh local KV, the deployable
+// bundle (`wrangler deploy --dry-run --outdir`) served by `wrangler dev --no-bundle` on a free
+// loopback port in its own process group (scripts/bench/wrangler-dev.ts), stopped as a group.
+// Serving the built bundle means edits to the sources during the run do not reload the worker.
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createWorld, worldSettings, writeWorld } from '../../model/world/index.ts';
+import { backfillWorld } from '../../scripts/backfill/backfill-world.ts';
+import { openLocalKv } from '../../scripts/backfill/kv-target.ts';
+import { startWranglerDev, stopWranglerDev, waitUntilReady, type DevServer } from '../../scripts/bench/wrangler-dev.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+export interface E2eWorker {
+  base: string;
+  dir: string;
+  server: DevServer;
+  stop(): Promise<void>;
+}
+
+async function buildBundle(outdir: string): Promise<string> {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+  });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((done) => child.once('close', done));
+  if (code !== 0) throw new Error(`wrangler deploy --dry-run failed (${code}):\n${output.slice(-2000)}`);
+  return join(outdir, 'index.js');
+}
+
+/** Backfills the tiny world (300 users, 400 items) and serves the worker over it with `vars`. */
+export async function startE2eWorker(vars: Record<string, string>): Promise<E2eWorker> {
+  // Under the project (gitignored .data/): wrangler dev finds wrangler.toml by walking up from the
+  // bundle, and a bundle under /tmp gets no config (and so today's compatibility date).
+  await mkdir(join(ROOT, '.data', 'e2e'), { recursive: true });
+  const dir = await mkdtemp(join(ROOT, '.data', 'e2e', 'run-'));
+  const world = join(dir, 'world');
+  const state = join(dir, 'state');
+  const [script] = await Promise.all([
+    buildBundle(join(dir, 'dist')),
+    (async () => {
+      await writeWorld(createWorld(worldSettings('tiny')), world);
+      // wrangler dev --persist-to <dir> keeps its KV under <dir>/v3
+      const kv = await openLocalKv({ configPath: join(ROOT, 'wrangler.toml'), persistPath: join(state, 'v3') });
+      try {
+        await backfillWorld(kv, world, { version: 'fs-e2e' });
+      } finally {
+        await kv.close();
+      }
+    })(),
+  ]);
+  const server = await startWranglerDev({ root: ROOT, script, persistTo: state, log: join(dir, 'wrangler-dev.log'), vars });
+  const stop = async () => {
+    await stopWranglerDev(server);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntilReady(server, '/healthz', 90_000);
+  } catch (error) {
+    await stopWranglerDev(server);
+    throw error;
+  }
+  return { base: server.base, dir, server, stop };
+}
