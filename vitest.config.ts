@@ -8,6 +8,11 @@ export default defineConfig({
         test: { name: 'node', include: ['test/node/**/*.test.ts'], environment: 'node', testTimeout: 60_000 },
       },
       {
+        // End to end: the worker on workerd (wrangler dev on a free loopback port, local KV with the
+        // tiny world) driven by Debian's chromium through playwright-core.
+        test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], environment: 'node', testTimeout: 120_000, hookTimeout: 150_000 },
+      },
+      {
         // Worker tests run inside workerd with the real bindings from wrangler.toml (KV simulated
         // by Miniflare); the global setup runs in Node and computes offline reference scores.
         plugins: [

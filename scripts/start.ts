@@ -1,10 +1,12 @@
 // npm start: the whole system on one machine. Fills the local KV from the shipped model's demo world
 // when it holds no feature set, writes a ready-to-send 100-item request, then runs the worker on
-// workerd (wrangler dev) at 127.0.0.1:8787 and prints the curl once it answers.
+// workerd (wrangler dev) at 127.0.0.1:8787 with the playground's samples on (PLAYGROUND_SAMPLES), and
+// prints the curl and the playground's address once it answers.
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { intArg } from './cli/args.ts';
 import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.ts';
 import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
@@ -15,7 +17,7 @@ import { ensureDemoWorld } from './demo/demo-world.ts';
 const program = new Command()
   .name('npm start --')
   .description('Fill the local KV from the demo world if it is empty, then serve the worker on workerd.')
-  .option('--port <port>', 'port for wrangler dev', '8787')
+  .option('--port <port>', 'port for wrangler dev', (v: string) => String(intArg(1, 65_535)(v)), '8787')
   .option('--refill', 'backfill the local KV again even if it holds a feature set', false)
   .option('--no-serve', 'only prepare the KV and the demo request')
   .parse();
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
 
   // Miniflare's local KV reads a cold 100-item slate in ~40 ms (production's edge cache is far
   // faster): a 1 s deadline keeps the demo's first request from falling back with kv_timeout.
-  const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port, '--var', 'RANK_DEADLINE_MS:1000'], {
+  const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port, '--var', 'RANK_DEADLINE_MS:1000', '--var', 'PLAYGROUND_SAMPLES:on'], {
     cwd: root,
     stdio: 'inherit',
     // Offline by design: no telemetry, and no fetch of Cloudflare's Request.cf sample (the worker does not read request.cf).
@@ -85,6 +87,7 @@ async function main(): Promise<void> {
 
   if (await waitUntilServing(`${base}/healthz`, 60_000)) {
     console.log(`\nedge-ranker is serving on ${base} (workerd, local KV, model ${world.modelId}). Re-rank a 100-item slate:\n\n  ${curl}\n`);
+    console.log(`Playground (pick a user and a slate, switch the objective): ${base}/`);
     console.log(`Health: curl -s ${base}/healthz    Model: curl -s ${base}/v1/model    Stop: Ctrl-C\n`);
   } else {
     console.error(`the worker did not answer on ${base} within 60 s; see wrangler's output above`);

@@ -8,6 +8,7 @@ import type { ModelRegistry } from './model/registry.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { benchRoutes } from './routes/bench.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { playgroundRoutes } from './routes/playground.ts';
 import { rankRoutes } from './routes/rank.ts';
 
 export function createApp(registry: (env: Bindings) => ModelRegistry): Hono<AppEnv> {
@@ -26,6 +27,7 @@ export function createApp(registry: (env: Bindings) => ModelRegistry): Hono<AppE
   app.route('/', rankRoutes);
   app.route('/', metaRoutes);
   app.route('/', adminRoutes);
+  app.route('/', playgroundRoutes);
   // 404 unless the wrangler var BENCH_ROUTES is "on" (only `npm run bench` sets it)
   app.route('/', benchRoutes);
 

@@ -29,6 +29,8 @@ export interface Bindings {
   ORT_GRAPH_OPTIMIZATION?: string;
   /** "on" enables the /bench/* routes (routes/bench.ts); set only by `npm run bench` via --var */
   BENCH_ROUTES?: string;
+  /** "on" serves GET /playground/samples (routes/playground.ts: user and item ids listed from KV); set by `npm start` via --var */
+  PLAYGROUND_SAMPLES?: string;
   /**
    * The experiments config as JSON (worker/experiments/config.ts; README, "Experiments"). The KV key
    * config:experiments, when set, wins over it. Unset: one arm, 'default'.

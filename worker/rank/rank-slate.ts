@@ -12,7 +12,7 @@ import { coin, seedOf, teamDraft } from '../experiments/interleave.ts';
 import type { FeatureStore } from '../features/store.ts';
 import type { FallbackReason } from '../health/fallbacks.ts';
 import type { LoadedModel, Scores } from '../model/loaded-model.ts';
-import type { ArmObjective } from './objective.ts';
+import { compileObjective, type ArmObjective, type CompiledObjective } from './objective.ts';
 import { applyRules, compileRules, finishRules, type CompiledRules, type RemovedItem, type RuleContext, type RuleMove, type RuleOutcome } from './rules.ts';
 import type { RankItem, RankRequest } from './schema.ts';
 import { DeadlineExceeded, type Deadline } from './deadline.ts';
@@ -152,8 +152,8 @@ function scorerOf(arm: ScoringArm): { id: string; version: string } {
   return arm.kind === 'model' ? { id: arm.model.manifest.model.id, version: arm.model.manifest.model.version } : { id: 'popularity', version: arm.field };
 }
 
-function objectiveOf(arm: ScoringArm): ArmObjective | { kind: 'popularity'; field: string } {
-  return arm.kind === 'model' ? arm.objective.spec : { kind: 'popularity', field: arm.field };
+function objectiveOf(arm: ScoringArm, override: CompiledObjective | undefined): ArmObjective | { kind: 'popularity'; field: string } {
+  return arm.kind === 'model' ? (override ?? arm.objective).spec : { kind: 'popularity', field: arm.field };
 }
 
 function copyInputs(buffers: readonly AssembledInput[], rows: number): AssembledInput[] {
@@ -254,6 +254,8 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
   const ctx = ruleContext(request, stored);
   const rawPrices = prices(request, stored);
   const trace = Boolean(request.explain);
+  // The request's objective (QA, explain) replaces every model side's; compiling one is a switch.
+  const override = request.objective ? compileObjective(request.objective) : undefined;
   const ranked: Side[] = sides.map((side) => {
     const rules = request.rules ? compileRules(side.rules, request.rules) : side.compiledRules;
     let baseScores: Float64Array;
@@ -262,8 +264,9 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
     if (side.kind === 'model') {
       sideScores = scores.get(side.model)!;
       baseScores = new Float64Array(n);
-      side.objective.score(sideScores.pCtr, sideScores.pCvr, rawPrices, baseScores);
-      used = trace ? side.objective.effectivePrices(rawPrices) : undefined;
+      const objective = override ?? side.objective;
+      objective.score(sideScores.pCtr, sideScores.pCvr, rawPrices, baseScores);
+      used = trace ? objective.effectivePrices(rawPrices) : undefined;
     } else {
       baseScores = popularityScores(ctx, side.field, side.missing);
     }
@@ -326,7 +329,7 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
     result.explain = {
       arm_kind: arm.kind,
       ...(arm.kind === 'interleave' ? { sides: [arm.sides[0].name, arm.sides[1].name] as [string, string] } : {}),
-      objective: sides.length === 1 ? objectiveOf(sides[0]!) : sides.map(objectiveOf),
+      objective: sides.length === 1 ? objectiveOf(sides[0]!, override) : sides.map((side) => objectiveOf(side, override)),
       removed,
     };
   }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { ApiError, formatPath } from '../http/errors.ts';
 import { fastParseRankRequest } from './fast-parse.ts';
+import { armObjectiveSchema } from './objective.ts';
 import { rulesSchema } from './rules.ts';
 
 export const MAX_ITEMS = 500;
@@ -67,6 +68,11 @@ export const rankRequestSchema = z
     explain: z.boolean().optional(),
     /** business rules (rules.ts): filter, boost, pin, diversity, dedupe */
     rules: rulesSchema.optional(),
+    /**
+     * QA and explain: score with this objective instead of the arm's (model arms only; a popularity
+     * arm has none). Such a slate is not what the arm serves, so it is not written to the exposure log.
+     */
+    objective: armObjectiveSchema.optional(),
   })
   .strict()
   .superRefine((request, ctx) => {

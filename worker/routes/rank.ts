@@ -54,7 +54,9 @@ rankRoutes.post('/v1/rank', async (c) => {
   const { experiments } = await experimentsFor(c.env, registry, { waitUntil, deadline });
   const assignment = await assign(c, experiments, request);
   timer.mark('arm');
-  const sink = exposureSink(c.env);
+  // A request that chose its own objective (QA, explain) was not served as its arm serves: keep it
+  // out of the exposure log, whose rows are read per arm.
+  const sink = request.objective === undefined ? exposureSink(c.env) : null;
   const now = new Date();
   const { result, served } = await rankSlate(request, {
     store: featureStore(c.env),
