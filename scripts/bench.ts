@@ -372,7 +372,9 @@ async function main(): Promise<void> {
 
   log(`bundle: ${mb(bundle.gzip_bytes)} gzip; starting wrangler dev (workerd) on it with the bench routes ...`);
   // Cold 500-item slates take ~200 ms on Miniflare's local KV: a long deadline, so they are ranked (and timed) rather than fall back.
-  const vars = { BENCH_ROUTES: 'on', RANK_DEADLINE_MS: '60000', ...(options.ortLevel ? { ORT_GRAPH_OPTIMIZATION: options.ortLevel } : {}) };
+  // Exposure logging off: its write runs after the response (waitUntil) and Miniflare's local Queue
+  // stalls the worker after a few 500-item rows (README, "Platform notes").
+  const vars = { BENCH_ROUTES: 'on', RANK_DEADLINE_MS: '60000', EXPOSURE_SINK: 'off', ...(options.ortLevel ? { ORT_GRAPH_OPTIMIZATION: options.ortLevel } : {}) };
   const server = await startWranglerDev({ root, script: bundle.script, persistTo: stateDir, log: join(benchDir, 'wrangler-dev.log'), vars });
   const stop = () => {
     void stopWranglerDev(server).finally(() => process.exit(130));

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ExposureOutcome, ExposureRow } from '../model/data/exposure-row.ts';
 import { mergeExposureParts } from '../model/data/exposure-row.ts';
@@ -173,6 +174,11 @@ async function sendTraffic(base: string, world: Parameters<typeof simRequest>[0]
   const started = performance.now();
   const deadline = started + options.maxSeconds * 1000;
   let lastReport = started;
+  // A bar on a terminal; a line every 10 s otherwise (logs, --json).
+  const bar = process.stderr.isTTY && !options.json
+    ? new cliProgress.SingleBar({ stream: process.stderr, format: 'requests |{bar}| {value}/{total} | {rate}/s | {errors} failed | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  bar?.start(options.requests, 0, { rate: '0', errors: 0 });
   const worker = async () => {
     for (;;) {
       const index = next++;
@@ -193,13 +199,18 @@ async function sendTraffic(base: string, world: Parameters<typeof simRequest>[0]
       const drawn = drawOutcomes(world, options.seed, request, servedIds);
       sent.push({ request, servedIds, expectedRevenue: drawn.expected.revenue, outcomes: drawn.outcomes });
       const now = performance.now();
-      if (now - lastReport > 10_000) {
+      bar?.update(sent.length, { rate: Math.round(sent.length / ((now - started) / 1000)), errors });
+      if (!bar && now - lastReport > 10_000) {
         lastReport = now;
         log(`  ${sent.length} / ${options.requests} requests (${Math.round(sent.length / ((now - started) / 1000))}/s)`);
       }
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  try {
+    await Promise.all(Array.from({ length: options.concurrency }, worker));
+  } finally {
+    bar?.stop();
+  }
   return { sent, errors, seconds: (performance.now() - started) / 1000 };
 }
 

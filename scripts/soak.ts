@@ -56,7 +56,12 @@ const options = new Command()
   .parse()
   .opts<{ seconds: number; concurrency: number; mix: Record<RequestClass, number>; seed: number; sampleEvery: number; var: string[]; refill: boolean; json: boolean }>();
 
+/** Exposures to the local KV sink unless --var says otherwise: Miniflare's local Queue stalls the worker after a few large rows. */
 function extraVars(): Record<string, string> {
+  return { EXPOSURE_SINK: 'kv', ...varsFromFlags() };
+}
+
+function varsFromFlags(): Record<string, string> {
   return Object.fromEntries(
     options.var.map((pair) => {
       const at = pair.indexOf(':');

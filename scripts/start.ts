@@ -74,7 +74,9 @@ async function main(): Promise<void> {
 
   // Miniflare's local KV reads a cold 100-item slate in ~40 ms (production's edge cache is far
   // faster): a 1 s deadline keeps the demo's first request from falling back with kv_timeout.
-  const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port, '--var', 'RANK_DEADLINE_MS:1000', '--var', 'PLAYGROUND_SAMPLES:on'], {
+  // Exposures go to the local KV sink (npm run read-exposures): Miniflare's local Queue stalls the
+  // worker after a few large (500-item) rows (README, "Platform notes").
+  const wrangler = spawn(join(root, 'node_modules', '.bin', 'wrangler'), ['dev', '--ip', '127.0.0.1', '--port', options.port, '--var', 'RANK_DEADLINE_MS:1000', '--var', 'PLAYGROUND_SAMPLES:on', '--var', 'EXPOSURE_SINK:kv'], {
     cwd: root,
     stdio: 'inherit',
     // Offline by design: no telemetry, and no fetch of Cloudflare's Request.cf sample (the worker does not read request.cf).

@@ -6,6 +6,7 @@
 //   --dataset <schema name>                  a schema-described dataset (model/data/schemas/*.json):
 //                                            trains the configured model, or --model <dir>
 // With --json the last stdout line is one JSON object (model/eval/summary.ts).
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +21,7 @@ import { renderReport } from '../eval/report/render.ts';
 import { evalSummary } from '../eval/summary.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
+import { epochProgress } from './epoch-progress.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -92,7 +94,7 @@ function presetSettings(impressions?: number) {
   });
 }
 
-const trainOptions = () => ({ epochs: options.epochs, seed: options.trainSeed, log });
+const trainOptions = () => ({ epochs: options.epochs, seed: options.trainSeed, ...epochProgress(log) });
 
 async function runWorld(): Promise<{ report: EvalReport; outDir: string }> {
   if (options.learningCurve) {
@@ -131,7 +133,12 @@ async function runWorld(): Promise<{ report: EvalReport; outDir: string }> {
 
 async function runDataset(): Promise<{ report: EvalReport; outDir: string }> {
   if (options.train || options.learningCurve || options.impressions !== undefined) throw new Error('--train, --impressions and --learning-curve are for --dataset world');
-  const schemaPath = options.dataset.endsWith('.json') ? resolve(options.dataset) : join(REPO_ROOT, 'model', 'data', 'schemas', `${options.dataset}.json`);
+  const schemaDir = join(REPO_ROOT, 'model', 'data', 'schemas');
+  const schemaPath = options.dataset.endsWith('.json') ? resolve(options.dataset) : join(schemaDir, `${options.dataset}.json`);
+  if (!existsSync(schemaPath)) {
+    const known = readdirSync(schemaDir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -'.json'.length));
+    throw new Error(`no dataset '${options.dataset}': --dataset takes 'world', a schema name under model/data/schemas/ (${known.join(', ')}) or a path to a schema .json`);
+  }
   const schema = await loadDatasetSchema(schemaPath);
   if (options.model) {
     const dir = resolve(options.model);

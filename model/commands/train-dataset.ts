@@ -8,6 +8,7 @@ import { loadDatasetSchema } from '../data/dataset-schema.ts';
 import type { Objective } from '../features/manifest.ts';
 import type { Interval } from '../eval/ranking-metrics.ts';
 import { DATASET_TRAINING_DEFAULTS as D, trainDataset, type PositionUse, type ValidationPlan } from '../pipeline/train-dataset.ts';
+import { epochProgress } from './epoch-progress.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
       batchSize: options.batchSize,
       learningRate: options.learningRate,
       shape: { embeddingDim: options.embeddingDim, hidden },
+      ...epochProgress(),
     },
     log: (line) => console.log(line),
   });

@@ -8,6 +8,7 @@ import { writeArtifact, writeBundledModels } from '../pipeline/artifacts.ts';
 import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker } from '../pipeline/train-ranker.ts';
 import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
+import { epochProgress } from './epoch-progress.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -63,7 +64,7 @@ async function main(): Promise<void> {
     validationDays: options.validationDays,
     testDays: options.testDays,
     features: REFERENCE_FEATURES(settings.items),
-    train: { ...REFERENCE_TRAINING, epochs: options.epochs, seed: options.trainSeed, log: (line) => console.log(line) },
+    train: { ...REFERENCE_TRAINING, epochs: options.epochs, seed: options.trainSeed, ...epochProgress() },
     provenance: { world: settings, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: (line) => console.log(line),
   });
