@@ -3,7 +3,8 @@
 // workerd (wrangler dev) at 127.0.0.1:8787 with the playground's samples on (PLAYGROUND_SAMPLES), and
 // prints the curl and the playground's address once it answers.
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { intArg } from './cli/args.ts';
@@ -59,7 +60,22 @@ async function waitUntilServing(url: string, timeoutMs: number): Promise<boolean
   return false;
 }
 
+/**
+ * Local secrets for wrangler dev: a fresh random EXPERIMENT_SALT in .dev.vars (git-ignored) the
+ * first time, so the demo hashes user ids in its exposure log as production does, without any
+ * secret in the repository. An existing .dev.vars is left as it is.
+ */
+async function ensureDevVars(): Promise<void> {
+  const path = join(root, '.dev.vars');
+  const exists = await access(path).then(() => true, () => false);
+  if (exists) return;
+  const salt = randomBytes(32).toString('hex');
+  await writeFile(path, `# local secrets for wrangler dev (git-ignored), written by npm start; production: wrangler secret put\nEXPERIMENT_SALT=${salt}\n`, { mode: 0o600 });
+  console.log(`wrote ${path} with a random EXPERIMENT_SALT (local only)`);
+}
+
 async function main(): Promise<void> {
+  await ensureDevVars();
   const world = await ensureDemoWorld(root, dataDir);
   await prepareKv(world.dir);
   const requestPath = join(dataDir, 'demo-request.json');
