@@ -14,10 +14,8 @@
 //     RSS of the worker's workerd process
 //
 // The bench routes exist only because this script starts wrangler dev with --var BENCH_ROUTES:on.
-import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import autocannon from 'autocannon';
 import { Command, Option } from 'commander';
 import * as ortNode from 'onnxruntime-node';
@@ -26,6 +24,7 @@ import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
 import { openLocalKv } from './backfill/kv-target.ts';
 import { intArg } from './cli/args.ts';
+import { buildBundle, measureBundle } from './bench/bundle.ts';
 import { BenchClient, median, percentile, type Timed } from './bench/http.ts';
 import { isolateHeap, type HeapUsage } from './bench/inspector.ts';
 import { benchBodies } from './bench/slates.ts';
@@ -90,29 +89,10 @@ interface BundleSize {
 
 async function bundleSize(): Promise<BundleSize> {
   const outdir = join(benchDir, 'dist');
-  await rm(outdir, { recursive: true, force: true });
-  const run = spawnSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-  });
-  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stdout}\n${run.stderr}`);
-  let raw = 0;
-  let gzip = 0;
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (!entry.name.endsWith('.map') && entry.name !== 'README.md') {
-        const bytes = await readFile(path);
-        raw += bytes.byteLength;
-        gzip += gzipSync(bytes, { level: 9 }).byteLength;
-      }
-    }
-  };
-  await walk(outdir);
-  const line = /Total Upload:[^\n]*/.exec(`${run.stdout}\n${run.stderr}`);
-  return { script: join(outdir, 'index.js'), raw_bytes: raw, gzip_bytes: gzip, wrangler_says: line ? line[0].trim() : null };
+  const { script, output } = await buildBundle(root, outdir);
+  const { raw, gzip } = await measureBundle(outdir);
+  const line = /Total Upload:[^\n]*/.exec(output);
+  return { script, raw_bytes: raw, gzip_bytes: gzip, wrangler_says: line ? line[0].trim() : null };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { shippedModels } from './demo/shipped-models.ts';
 import { ASSETS_MODULE, PAGE_DIR, playgroundAssetsModule } from './playground/assets-module.ts';
+import { WRANGLER_ENV } from './bench/bundle.ts';
 import { bundleCheck, credentialsCheck, featureSetCheck, namespaceCheck, run, type CheckResult } from './deploy/checks.ts';
 
 const program = new Command()
@@ -37,7 +38,6 @@ const options = program.opts<Options>();
 const passThrough = program.args;
 const root = resolve(import.meta.dirname, '..');
 const configPath = resolve(options.config);
-const wranglerEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' };
 const configArgs = ['--config', configPath, ...(options.env ? ['--env', options.env] : [])];
 const t0 = performance.now();
 const results: CheckResult[] = [];
@@ -90,14 +90,14 @@ async function main(): Promise<void> {
   }
 
   step('building the bundle (wrangler deploy --dry-run --outdir)');
-  report(await bundleCheck(root, join(root, '.data', 'deploy', 'dist'), configArgs, options.maxGzipMb * 1e6, wranglerEnv));
+  report(await bundleCheck(root, join(root, '.data', 'deploy', 'dist'), configArgs, options.maxGzipMb * 1e6, WRANGLER_ENV));
 
   const credentials = results.find((r) => r.name === 'Cloudflare credentials')!;
   if (options.dryRun) report({ name: 'feature set in KV', status: 'skip', detail: 'remote check (--dry-run)' });
   else if (!namespace?.id || credentials.status !== 'pass') report({ name: 'feature set in KV', status: 'skip', detail: 'needs a namespace id and credentials' });
   else {
     step(`reading fs:active of namespace ${namespace.id}`);
-    report(await featureSetCheck(root, namespace.id, schema, configArgs, wranglerEnv));
+    report(await featureSetCheck(root, namespace.id, schema, configArgs, WRANGLER_ENV));
   }
 
   const failed = results.filter((r) => r.status === 'fail');
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   }
   const args = ['deploy', ...configArgs, ...passThrough];
   console.log(`\nall checks passed; wrangler ${args.join(' ')}`);
-  const deploy = await run(join(root, 'node_modules', '.bin', 'wrangler'), args, { cwd: root, env: wranglerEnv, echo: true });
+  const deploy = await run(join(root, 'node_modules', '.bin', 'wrangler'), args, { cwd: root, env: WRANGLER_ENV, echo: true });
   process.exit(deploy.code ?? 1);
 }
 

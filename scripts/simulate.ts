@@ -10,7 +10,6 @@
 //
 // Bounded: --requests (default 20,000), --max-seconds for the traffic (default 300), --concurrency
 // in flight (default 8). Loopback only. A script, not a test: it prints figures.
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -25,6 +24,7 @@ import { compileExperiments, parseExperimentsConfig } from '../worker/experiment
 import type { ModelRegistry } from '../worker/model/registry.ts';
 import type { LoadedModel } from '../worker/model/loaded-model.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
+import { buildBundle } from './bench/bundle.ts';
 import { openLocalKv } from './backfill/kv-target.ts';
 import { startWranglerDev, stopWranglerDev, waitUntilReady, type DevServer } from './bench/wrangler-dev.ts';
 import { shippedModels } from './demo/shipped-models.ts';
@@ -127,18 +127,6 @@ async function prepareKv(worldDir: string, worldKey: string): Promise<void> {
   } finally {
     await kv.close();
   }
-}
-
-async function buildBundle(): Promise<string> {
-  const outdir = join(simDir, 'dist');
-  await rm(outdir, { recursive: true, force: true });
-  const run = spawnSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-  });
-  if (run.status !== 0) throw new Error(`wrangler deploy --dry-run failed:\n${run.stdout}\n${run.stderr}`);
-  return join(outdir, 'index.js');
 }
 
 function loopback(url: string): string {
@@ -386,7 +374,7 @@ async function main(): Promise<void> {
     } else {
       await prepareKv(worldDir, worldKey);
       log('building the worker bundle (wrangler deploy --dry-run) ...');
-      const script = await buildBundle();
+      const { script } = await buildBundle(root, join(simDir, 'dist'));
       server = await startWranglerDev({
         root,
         script,

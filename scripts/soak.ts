@@ -127,7 +127,7 @@ async function main(): Promise<void> {
   };
 
   log('bundle: wrangler deploy --dry-run ...');
-  const script = await buildBundle(root, join(soakDir, 'dist'));
+  const { script } = await buildBundle(root, join(soakDir, 'dist'));
   log('starting wrangler dev (workerd) on the bundle ...');
   // BENCH_ROUTES: /bench/noop (readiness, finding workerd's own socket) and /bench/stats (ORT's wasm memory).
   const server = await startWranglerDev({ root, script, persistTo: stateDir, log: join(soakDir, 'wrangler-dev.log'), vars: { ...extraVars(), BENCH_ROUTES: 'on' } });

@@ -12,6 +12,7 @@ import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.t
 import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
 import { openLocalKv } from './backfill/kv-target.ts';
+import { WRANGLER_ENV } from './bench/bundle.ts';
 import { demoRequest } from './demo/demo-request.ts';
 import { ensureDemoWorld } from './demo/demo-world.ts';
 
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
     cwd: root,
     stdio: 'inherit',
     // Offline by design: no telemetry, and no fetch of Cloudflare's Request.cf sample (the worker does not read request.cf).
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    env: WRANGLER_ENV,
   });
   const stop = (signal: NodeJS.Signals) => wrangler.kill(signal);
   process.on('SIGINT', stop);

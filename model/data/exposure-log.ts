@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { LabelledSlate } from '../dataset/slates.ts';
-import { vocabSizes } from '../dataset/training-set.ts';
+import { emptyTrainingSet, referenceInputs } from '../dataset/training-set.ts';
 import type { Manifest } from '../features/manifest.ts';
 import type { TrainingSet } from '../train/types.ts';
 import { mergeExposureParts, type ExposureInput, type ExposureOutcome, type ExposureRow } from './exposure-row.ts';
@@ -166,20 +166,13 @@ export function exposureSlates(rows: readonly ExposureRow[], outcomes: Iterable<
  * checked; its vocabularies give the embedding sizes.
  */
 export function exposureTrainingSet(manifest: Manifest, slates: readonly ExposureSlate[]): TrainingSet {
-  const cat = manifest.inputs.find((i) => i.name === 'cat');
-  const num = manifest.inputs.find((i) => i.name === 'num');
-  if (!cat || !num || manifest.inputs.length !== 2) throw new Error('the reference network needs exactly two inputs: cat (int32) and num (float32)');
+  const inputs = referenceInputs(manifest);
+  const cat = { name: 'cat', features: inputs.cat };
+  const num = { name: 'num', features: inputs.num };
   const rows = slates.reduce((n, s) => n + s.items.length, 0);
   const C = cat.features.length;
   const D = num.features.length;
-  const set: TrainingSet = {
-    cat: new Int32Array(rows * C),
-    num: new Float32Array(rows * D),
-    click: new Uint8Array(rows),
-    purchase: new Uint8Array(rows),
-    position: new Int32Array(rows),
-    vocabSizes: vocabSizes(manifest),
-  };
+  const set = emptyTrainingSet(manifest, rows);
   let row = 0;
   for (const slate of slates) {
     const logged = new Map(slate.inputs.map((i) => [i.name, i]));

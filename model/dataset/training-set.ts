@@ -25,19 +25,25 @@ export function vocabSizes(manifest: Manifest): number[] {
   });
 }
 
-export function assembleTrainingSet(manifest: Manifest, slates: readonly LabelledSlate[]): TrainingSet {
-  const { cat: catNames, num: numNames } = referenceInputs(manifest);
-  const rows = slates.reduce((n, s) => n + s.items.length, 0);
-  const C = catNames.length;
-  const D = numNames.length;
-  const set: TrainingSet = {
-    cat: new Int32Array(rows * C),
-    num: new Float32Array(rows * D),
+/** A zeroed TrainingSet of `rows` rows for the manifest's reference inputs. */
+export function emptyTrainingSet(manifest: Manifest, rows: number): TrainingSet {
+  const { cat, num } = referenceInputs(manifest);
+  return {
+    cat: new Int32Array(rows * cat.length),
+    num: new Float32Array(rows * num.length),
     click: new Uint8Array(rows),
     purchase: new Uint8Array(rows),
     position: new Int32Array(rows),
     vocabSizes: vocabSizes(manifest),
   };
+}
+
+export function assembleTrainingSet(manifest: Manifest, slates: readonly LabelledSlate[]): TrainingSet {
+  const { cat: catNames, num: numNames } = referenceInputs(manifest);
+  const rows = slates.reduce((n, s) => n + s.items.length, 0);
+  const C = catNames.length;
+  const D = numNames.length;
+  const set = emptyTrainingSet(manifest, rows);
   const assembler = new FeatureAssembler(manifest);
   const buffers = [
     { name: 'cat', dtype: 'int32' as const, width: C, data: set.cat },

@@ -20,7 +20,7 @@ import { fitFeatures, type FitOptions } from '../features/fit.ts';
 import { parseManifest, type FeatureSpec, type Manifest, type ModelInput, type Objective } from '../features/manifest.ts';
 import { exportFp32 } from '../onnx/export.ts';
 import { exportInt8 } from '../onnx/quantize.ts';
-import { nodeScorer } from '../onnx/score-node.ts';
+import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { mergeEnsemble } from '../train/ensemble.ts';
 import { auc, both, logloss } from '../train/metrics.ts';
 import { predict } from '../train/predict.ts';
@@ -302,32 +302,10 @@ export async function scorePerSlate(
   set: TrainingSet,
   slates: readonly { items: readonly unknown[] }[],
 ): Promise<{ pCtr: Float32Array; pCvr: Float32Array }> {
-  const rows = set.click.length;
-  const C = rows > 0 ? set.cat.length / rows : 0;
-  const D = rows > 0 ? set.num.length / rows : 0;
-  const pCtr = new Float32Array(rows);
-  const pCvr = new Float32Array(rows);
-  const scorer = await nodeScorer(bytes);
-  try {
-    let start = 0;
-    for (const slate of slates) {
-      const n = slate.items.length;
-      const out = await scorer.run(
-        {
-          cat: { dtype: 'int32', data: set.cat.subarray(start * C, (start + n) * C), width: C },
-          num: { dtype: 'float32', data: set.num.subarray(start * D, (start + n) * D), width: D },
-        },
-        n,
-      );
-      pCtr.set(out.p_ctr!, start);
-      pCvr.set(out.p_cvr!, start);
-      start += n;
-    }
-    if (start !== rows) throw new Error(`the slates hold ${start} rows, the set ${rows}`);
-  } finally {
-    await scorer.release();
-  }
-  return { pCtr, pCvr };
+  const sizes = slates.map((slate) => slate.items.length);
+  const held = sizes.reduce((a, b) => a + b, 0);
+  if (held !== set.click.length) throw new Error(`the slates hold ${held} rows, the set ${set.click.length}`);
+  return scoreTrainingRows(bytes, set, sizes);
 }
 
 async function evaluateExport(

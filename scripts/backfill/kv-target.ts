@@ -2,6 +2,7 @@
 // Miniflare's persisted state under .wrangler/state/v3. The remote target (cloudflare-kv.ts) is a
 // Cloudflare KV namespace through the REST API.
 import { dirname, join, resolve } from 'node:path';
+import type { Miniflare } from 'miniflare';
 
 /**
  * One bulk write: its keys and its request body, the bulk API's JSON array of {"key", "value"}
@@ -110,12 +111,19 @@ export default {
   },
 };`;
 
+export interface LocalKvOptions {
+  configPath: string;
+  /** Miniflare's v3 state directory (default: the config's directory/.wrangler/state/v3) */
+  persistPath?: string;
+  /** the KV binding of the config (default FEATURES) */
+  binding?: string;
+}
+
 /**
- * Opens the local KV the way `wrangler kv bulk put --local` does: a Miniflare instance over the
- * state directory `wrangler dev` reads (the config's directory/.wrangler/state/v3 unless
- * `persistPath`), with the namespace id the config gives the binding.
+ * A Miniflare instance running `script` with the config's KV namespace bound as `KV`, over the state
+ * directory `wrangler dev` reads: the one way scripts reach the local KV (backfill, exposure log).
  */
-export async function openLocalKv(options: { configPath: string; persistPath?: string; binding?: string }): Promise<KvTarget> {
+export async function localKvMiniflare(options: LocalKvOptions, script: string): Promise<{ mf: Miniflare; description: string }> {
   // Miniflare would otherwise try to download a Request.cf sample from Cloudflare (offline here).
   process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
   const [{ Miniflare }, { unstable_getMiniflareWorkerOptions }] = await Promise.all([import('miniflare'), import('wrangler')]);
@@ -127,16 +135,21 @@ export async function openLocalKv(options: { configPath: string; persistPath?: s
   if (entry === undefined) throw new Error(`${options.configPath} declares no KV binding named ${binding}`);
   const namespaceId = typeof entry === 'string' ? entry : entry.id;
   const persistRoot = options.persistPath ? resolve(options.persistPath) : join(dirname(configPath), '.wrangler', 'state', 'v3');
-  const mf = new Miniflare({
-    modules: true,
-    script: BULK_WORKER,
-    kvNamespaces: { KV: namespaceId },
-    defaultPersistRoot: persistRoot,
-    cf: false,
-  });
+  const mf = new Miniflare({ modules: true, script, kvNamespaces: { KV: namespaceId }, defaultPersistRoot: persistRoot, cf: false });
+  await mf.ready;
+  return { mf, description: `local KV (binding ${binding}, Miniflare state at ${persistRoot})` };
+}
+
+/**
+ * Opens the local KV the way `wrangler kv bulk put --local` does: a Miniflare instance over the
+ * state directory `wrangler dev` reads (the config's directory/.wrangler/state/v3 unless
+ * `persistPath`), with the namespace id the config gives the binding.
+ */
+export async function openLocalKv(options: LocalKvOptions): Promise<KvTarget> {
+  const { mf, description } = await localKvMiniflare(options, BULK_WORKER);
   const kv = await mf.getKVNamespace('KV');
   return {
-    description: `local KV (binding ${binding}, Miniflare state at ${persistRoot})`,
+    description,
     maxPairs: 10_000,
     async putBatch(batch) {
       const res = await mf.dispatchFetch('http://backfill.local/bulk', { method: 'POST', body: batch.body });

@@ -6,6 +6,7 @@ import { openSync, closeSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { WRANGLER_ENV } from './bundle.ts';
 
 export interface DevServer {
   child: ChildProcess;
@@ -44,7 +45,7 @@ export async function startWranglerDev(options: { root: string; script: string; 
     // detached: setsid(), a process group of its own, stopped as a whole in stopWranglerDev
     detached: true,
     stdio: ['ignore', fd, fd],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' },
+    env: { ...WRANGLER_ENV, CI: '1' },
   });
   closeSync(fd);
   if (child.pid === undefined) throw new Error('could not start wrangler dev');

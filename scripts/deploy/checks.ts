@@ -2,11 +2,10 @@
 // throwing, so a run reports every problem it can find at once (a --dry-run is a full report).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { ACTIVE_KEY, parseActiveFeatureSet } from '../../model/features/kv-layout.ts';
+import { buildBundle, BundleBuildError, measureBundle, type BundleSize } from '../bench/bundle.ts';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -75,30 +74,16 @@ export function credentialsCheck(env: NodeJS.ProcessEnv): CheckResult {
   };
 }
 
-export interface BundleSize {
-  raw: number;
-  gzip: number;
-}
-
 /** Builds the deployable bundle with `wrangler deploy --dry-run --outdir` and measures it gzipped. */
 export async function bundleCheck(root: string, outdir: string, wranglerArgs: readonly string[], maxGzipBytes: number, env: NodeJS.ProcessEnv): Promise<CheckResult & { size?: BundleSize }> {
   const name = 'bundle size';
-  await rm(outdir, { recursive: true, force: true });
-  const build = await run(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir, ...wranglerArgs], { cwd: root, env });
-  if (build.code !== 0) return { name, status: 'fail', detail: `wrangler deploy --dry-run failed (exit ${build.code}):\n${build.output.trim().split('\n').slice(-15).join('\n')}` };
-  const size: BundleSize = { raw: 0, gzip: 0 };
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (!entry.name.endsWith('.map') && entry.name !== 'README.md') {
-        const bytes = await readFile(path);
-        size.raw += bytes.byteLength;
-        size.gzip += gzipSync(bytes, { level: 9 }).byteLength;
-      }
-    }
-  };
-  await walk(outdir);
+  try {
+    await buildBundle(root, outdir, { args: wranglerArgs, env });
+  } catch (error) {
+    if (!(error instanceof BundleBuildError)) throw error;
+    return { name, status: 'fail', detail: `wrangler deploy --dry-run failed (exit ${error.code}):\n${error.output.trim().split('\n').slice(-15).join('\n')}` };
+  }
+  const size = await measureBundle(outdir);
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
   const detail = `${mb(size.gzip)} gzip (${mb(size.raw)} raw), limit ${mb(maxGzipBytes)} gzip`;
   return { name, status: size.gzip <= maxGzipBytes ? 'pass' : 'fail', detail, size };

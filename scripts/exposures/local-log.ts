@@ -3,7 +3,7 @@
 // in <dir>/v3). A tiny worker inside Miniflare lists and bulk-reads the keys next to the data: one
 // round trip per 1,000 rows. Run it while the worker is stopped, or accept that rows written
 // during the export may be missed.
-import { dirname, join, resolve } from 'node:path';
+import { localKvMiniflare, type LocalKvOptions } from '../backfill/kv-target.ts';
 
 const READER_WORKER = `
 export default {
@@ -44,21 +44,10 @@ export interface LocalLog {
  * Miniflare's v3 state: `<wrangler dev --persist-to>/v3`, or `.wrangler/state/v3` for a plain
  * `wrangler dev` / `npm start`).
  */
-export async function openLocalLog(options: { configPath: string; persistPath?: string; binding?: string }): Promise<LocalLog> {
-  process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false';
-  const [{ Miniflare }, { unstable_getMiniflareWorkerOptions }] = await Promise.all([import('miniflare'), import('wrangler')]);
-  const binding = options.binding ?? 'FEATURES';
-  const configPath = resolve(options.configPath);
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
-  const namespaces = workerOptions.kvNamespaces as Record<string, string | { id: string }> | undefined;
-  const entry = namespaces?.[binding];
-  if (entry === undefined) throw new Error(`${options.configPath} declares no KV binding named ${binding}`);
-  const namespaceId = typeof entry === 'string' ? entry : entry.id;
-  const persistRoot = options.persistPath ? resolve(options.persistPath) : join(dirname(configPath), '.wrangler', 'state', 'v3');
-  const mf = new Miniflare({ modules: true, script: READER_WORKER, kvNamespaces: { KV: namespaceId }, defaultPersistRoot: persistRoot, cf: false });
-  await mf.ready;
+export async function openLocalLog(options: LocalKvOptions): Promise<LocalLog> {
+  const { mf, description } = await localKvMiniflare(options, READER_WORKER);
   return {
-    description: `local KV (binding ${binding}, Miniflare state at ${persistRoot})`,
+    description,
     async *rows(prefix = 'log:') {
       let cursor: string | null = null;
       do {

@@ -68,8 +68,7 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
   }
   const perArm = new Map<string, { totals: RequestTotals[]; expected: number[] }>();
   const interleaved: Array<{ clicksA: number; clicksB: number }> = [];
-  // the same shape, with purchased revenue in place of clicks
-  const interleavedRevenue: Array<{ clicksA: number; clicksB: number }> = [];
+  const interleavedRevenue: Array<{ a: number; b: number }> = [];
   let sides: [string, string] | undefined;
   let withoutClicks = 0;
   let fallbacks = 0;
@@ -85,14 +84,18 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
     for (const item of row.items) {
       const o = events?.get(item.id);
       if (!o || !(o.clicked || o.purchased)) continue;
+      // interleaving: the side that contributed the item (neither: a pin placed it)
+      const onA = row.sides !== undefined && item.arm === row.sides[0];
+      const onB = row.sides !== undefined && item.arm === row.sides[1];
       totals.clicks++;
-      if (row.sides && item.arm === row.sides[0]) clicksA++;
-      else if (row.sides && item.arm === row.sides[1]) clicksB++;
+      if (onA) clicksA++;
+      else if (onB) clicksB++;
       if (o.purchased) {
+        const price = item.price ?? 0;
         totals.purchases++;
-        totals.revenue += item.price ?? 0;
-        if (row.sides && item.arm === row.sides[0]) revenueA += item.price ?? 0;
-        else if (row.sides && item.arm === row.sides[1]) revenueB += item.price ?? 0;
+        totals.revenue += price;
+        if (onA) revenueA += price;
+        else if (onB) revenueB += price;
       }
     }
     let arm = perArm.get(row.arm);
@@ -103,7 +106,7 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
     if (row.sides) {
       sides ??= row.sides;
       interleaved.push({ clicksA, clicksB });
-      interleavedRevenue.push({ clicksA: revenueA, clicksB: revenueB });
+      interleavedRevenue.push({ a: revenueA, b: revenueB });
     }
   }
 
@@ -152,10 +155,11 @@ export function analyze(rows: readonly ExposureRow[], outcomes: readonly Exposur
   };
 }
 
-function revenuePreference(requests: ReadonlyArray<{ clicksA: number; clicksB: number }>, bootstrap?: BootstrapSettings): RevenuePreference {
-  const a = Float64Array.from(requests, (r) => r.clicksA);
-  const both = Float64Array.from(requests, (r) => r.clicksA + r.clicksB);
-  const diff = Float64Array.from(requests, (r) => r.clicksA - r.clicksB);
+/** `requests`: per interleaved request, the purchased revenue of side A's items and of side B's. */
+function revenuePreference(requests: ReadonlyArray<{ a: number; b: number }>, bootstrap?: BootstrapSettings): RevenuePreference {
+  const a = Float64Array.from(requests, (r) => r.a);
+  const both = Float64Array.from(requests, (r) => r.a + r.b);
+  const diff = Float64Array.from(requests, (r) => r.a - r.b);
   const share = ratioCi(a, both, bootstrap);
   const mean = meanCi(diff, bootstrap);
   const n = diff.length;

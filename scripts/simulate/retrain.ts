@@ -10,7 +10,7 @@ import { exposureSlates, exposureTrainingSet, splitByTime, type ExposureSlate } 
 import type { ExposureOutcome, ExposureRow } from '../../model/data/exposure-row.ts';
 import { pairedBootstrapCI, bootstrapMeanCI } from '../../model/eval/ranking-metrics.ts';
 import type { Manifest } from '../../model/features/manifest.ts';
-import { nodeScorer } from '../../model/onnx/score-node.ts';
+import { scoreTrainingRows } from '../../model/onnx/score-node.ts';
 import { trainOnExposures } from '../../model/pipeline/train-exposures.ts';
 import { auc, both } from '../../model/train/metrics.ts';
 import type { World } from '../../model/world/index.ts';
@@ -57,33 +57,9 @@ function expectedRevenue(world: World, request: SimRequest, ids: readonly string
 
 const orderBy = (scores: ArrayLike<number>): number[] => Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
 
-async function scoreSlates(model: Uint8Array, manifest: Manifest, slates: readonly ExposureSlate[]): Promise<{ pCtr: Float32Array; pCvr: Float32Array }> {
-  const set = exposureTrainingSet(manifest, slates);
-  const scorer = await nodeScorer(model);
-  const rows = set.click.length;
-  const C = set.cat.length / rows;
-  const D = set.num.length / rows;
-  const pCtr = new Float32Array(rows);
-  const pCvr = new Float32Array(rows);
-  try {
-    let start = 0;
-    for (const slate of slates) {
-      const n = slate.items.length;
-      const out = await scorer.run(
-        {
-          cat: { dtype: 'int32', data: set.cat.subarray(start * C, (start + n) * C), width: C },
-          num: { dtype: 'float32', data: set.num.subarray(start * D, (start + n) * D), width: D },
-        },
-        n,
-      );
-      pCtr.set(out[manifest.outputs.p_ctr.name]!, start);
-      pCvr.set(out[manifest.outputs.p_cvr.name]!, start);
-      start += n;
-    }
-  } finally {
-    await scorer.release();
-  }
-  return { pCtr, pCvr };
+/** One onnxruntime run per slate, as the worker scores a request (int8 scales depend on the batch). */
+function scoreSlates(model: Uint8Array, manifest: Manifest, slates: readonly ExposureSlate[]): Promise<{ pCtr: Float32Array; pCvr: Float32Array }> {
+  return scoreTrainingRows(model, exposureTrainingSet(manifest, slates), slates.map((slate) => slate.items.length));
 }
 
 export async function retrainAndCompare(options: {

@@ -2,12 +2,12 @@
 // bundle (`wrangler deploy --dry-run --outdir`) served by `wrangler dev --no-bundle` on a free
 // loopback port in its own process group (scripts/bench/wrangler-dev.ts), stopped as a group.
 // Serving the built bundle means edits to the sources during the run do not reload the worker.
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createWorld, worldSettings, writeWorld } from '../../model/world/index.ts';
 import { backfillWorld } from '../../scripts/backfill/backfill-world.ts';
 import { openLocalKv } from '../../scripts/backfill/kv-target.ts';
+import { buildBundle } from '../../scripts/bench/bundle.ts';
 import { startWranglerDev, stopWranglerDev, waitUntilReady, type DevServer } from '../../scripts/bench/wrangler-dev.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -19,20 +19,6 @@ export interface E2eWorker {
   stop(): Promise<void>;
 }
 
-async function buildBundle(outdir: string): Promise<string> {
-  const child = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', outdir], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
-  });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const code = await new Promise<number | null>((done) => child.once('close', done));
-  if (code !== 0) throw new Error(`wrangler deploy --dry-run failed (${code}):\n${output.slice(-2000)}`);
-  return join(outdir, 'index.js');
-}
-
 /** Backfills the tiny world (300 users, 400 items) and serves the worker over it with `vars`. */
 export async function startE2eWorker(vars: Record<string, string>): Promise<E2eWorker> {
   // Under the project (gitignored .data/): wrangler dev finds wrangler.toml by walking up from the
@@ -41,8 +27,8 @@ export async function startE2eWorker(vars: Record<string, string>): Promise<E2eW
   const dir = await mkdtemp(join(ROOT, '.data', 'e2e', 'run-'));
   const world = join(dir, 'world');
   const state = join(dir, 'state');
-  const [script] = await Promise.all([
-    buildBundle(join(dir, 'dist')),
+  const [{ script }] = await Promise.all([
+    buildBundle(ROOT, join(dir, 'dist')),
     (async () => {
       await writeWorld(createWorld(worldSettings('tiny')), world);
       // wrangler dev --persist-to <dir> keeps its KV under <dir>/v3

@@ -63,7 +63,7 @@ it('rank requests running during a killed and resumed backfill see the old set o
   await writeWorld(createWorld(worldSettings('tiny', { seed: 11 })), oldWorld);
   await writeWorld(createWorld(worldSettings('tiny')), newWorld);
   const state = join(dir, 'state');
-  const [script] = await Promise.all([
+  const [{ script }] = await Promise.all([
     buildBundle(ROOT, join(dir, 'dist')),
     (async () => {
       const kv = await openLocalKv({ configPath: join(ROOT, 'wrangler.toml'), persistPath: join(state, 'v3') });
