@@ -23,6 +23,7 @@ import { mergeEnsemble } from '../../model/train/ensemble.ts';
 import { predict } from '../../model/train/predict.ts';
 import { createModel } from '../../model/train/model.ts';
 import { DEFAULT_SHAPE } from '../../model/train/types.ts';
+import { hasExpedia } from './shared-data.ts';
 
 const SCHEMA_PATH = 'model/data/schemas/expedia-icdm2013.json';
 
@@ -209,7 +210,7 @@ describe('a schema-described CSV (user ids, NULL spelling, 0-based positions, un
   });
 });
 
-describe('the Expedia ICDM 2013 sample, read in place by its relative path', () => {
+describe.skipIf(!hasExpedia)('the Expedia ICDM 2013 sample, read in place by its relative path', () => {
   let schema: DatasetSchema;
   const slates: Record<string, DatasetSlate[]> = {};
   beforeAll(async () => {
@@ -380,7 +381,7 @@ describe('training on a schema-described dataset', () => {
     expect(holdoutSlates(items, 0.3, 5)).toEqual(a);
   });
 
-  it('trains on the train split and exports a manifest and ONNX models that run', async () => {
+  it.skipIf(!hasExpedia)('trains on the train split and exports a manifest and ONNX models that run', async () => {
     const schema = await loadDatasetSchema(SCHEMA_PATH);
     const trained = await trainDataset({
       schema,

@@ -11,29 +11,30 @@ import type { EvalReport } from '../../model/eval/offline-eval.ts';
 import { renderReport } from '../../model/eval/report/render.ts';
 import { evalSummary } from '../../model/eval/summary.ts';
 import { trainDataset, type TrainedDatasetModel } from '../../model/pipeline/train-dataset.ts';
+import { hasExpedia } from './shared-data.ts';
 
-let dir: string;
-let trained: TrainedDatasetModel;
-let report: EvalReport;
+describe.skipIf(!hasExpedia)('eval on a schema-described dataset', () => {
+  let dir: string;
+  let trained: TrainedDatasetModel;
+  let report: EvalReport;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'eval-dataset-'));
-  const schema = await loadDatasetSchema('model/data/schemas/expedia-icdm2013.json');
-  expect(evaluationSplits(schema)).toEqual(['eval', 'test']);
-  trained = await trainDataset({
-    schema,
-    outDir: dir,
-    evalSplits: ['eval', 'test'],
-    validation: { kind: 'none' },
-    seeds: [1],
-    train: { epochs: 3, batchSize: 256, shape: { embeddingDim: 4, hidden: [8] }, log: null },
-  });
-  report = await evaluateDatasetArtifact(schema, dir, { command: 'test', log: () => {}, bootstrapSamples: 10_000 });
-}, 60_000);
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'eval-dataset-'));
+    const schema = await loadDatasetSchema('model/data/schemas/expedia-icdm2013.json');
+    expect(evaluationSplits(schema)).toEqual(['eval', 'test']);
+    trained = await trainDataset({
+      schema,
+      outDir: dir,
+      evalSplits: ['eval', 'test'],
+      validation: { kind: 'none' },
+      seeds: [1],
+      train: { epochs: 3, batchSize: 256, shape: { embeddingDim: 4, hidden: [8] }, log: null },
+    });
+    report = await evaluateDatasetArtifact(schema, dir, { command: 'test', log: () => {}, bootstrapSamples: 10_000 });
+  }, 60_000);
 
-afterAll(async () => rm(dir, { recursive: true, force: true }));
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-describe('eval on a schema-described dataset', () => {
   it('evaluates eval+test pooled: 149 slates', () => {
     expect(report.data.slates).toBe(149);
     expect(report.schema!.splits).toEqual(['eval', 'test']);
