@@ -3,6 +3,7 @@
 // per test, to answer fs:active with the test's own pointer, so these tests never move the shared
 // fs:active the other files rely on. The clock is injected: no test waits, none asserts a duration.
 import { env } from 'cloudflare:workers';
+import { ACTIVE_KEY } from '../../model/features/kv-layout.ts';
 import { FEATURE_SET_SCHEMA } from '../../model/features/records.ts';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createApp } from '../../worker/app.ts';
@@ -207,6 +208,35 @@ describe('feature record cache', () => {
     expect(store.cache.size).toBe(0);
     expect(await store.getRecords([key(v2, 'i', 'a')])).toEqual([{ price: 2 }]);
     expect(store.cache.keys()).toEqual([key(v2, 'i', 'a')]);
+  });
+
+  it('reads a known fs:active once more when it reads as absent, and only then serves without a feature set', async () => {
+    const v1 = freshVersion();
+    const p = probe({ version: v1 });
+    const { store } = storeWith(p);
+    expect((await store.activeFeatureSet())?.version).toBe(v1);
+    expect(p.calls.single).toBe(1);
+
+    // One absent answer (a write racing the read): the second read finds the pointer.
+    const pointer = p.active;
+    const get = p.kv.get.bind(p.kv);
+    let absentOnce = true;
+    p.kv.get = ((k: string, t: unknown) => {
+      if (k === ACTIVE_KEY && absentOnce) {
+        absentOnce = false;
+        p.calls.single++;
+        return Promise.resolve(null);
+      }
+      return (get as (k: string, t: unknown) => Promise<unknown>)(k, t);
+    }) as KVNamespace['get'];
+    expect((await store.activeFeatureSet())?.version).toBe(v1);
+    expect(p.calls.single).toBe(3);
+    expect(p.active).toBe(pointer);
+
+    // Really gone: two absent reads, no feature set.
+    p.active = null;
+    expect(await store.activeFeatureSet()).toBeNull();
+    expect(p.calls.single).toBe(5);
   });
 
   it('reads a key once for concurrent requests (single flight)', async () => {

@@ -78,7 +78,12 @@ export class FeatureStore {
   /** The live feature set; a new version scopes the record cache to it (dropping the old one). */
   async activeFeatureSet(now = this.options.clock()): Promise<ActiveFeatureSet | null> {
     if (this.active && now - this.active.readAt < this.options.activeTtlMs) return this.active.value;
-    const raw = await this.kv.get(ACTIVE_KEY, 'text');
+    let raw = await this.kv.get(ACTIVE_KEY, 'text');
+    // A pointer this isolate has seen that now reads as absent is read once more before every
+    // request drops to defaults: nothing deletes it in normal operation, and Miniflare's local KV
+    // answers null for a key another process is overwriting at that instant (the backfill's flip:
+    // the reader's row points at a value blob the writer has just replaced).
+    if (raw === null && this.active?.value) raw = await this.kv.get(ACTIVE_KEY, 'text');
     let value: ActiveFeatureSet | null = null;
     if (raw !== null) {
       try {
