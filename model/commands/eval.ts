@@ -22,6 +22,7 @@ import { evalSummary } from '../eval/summary.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
+import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -35,7 +36,7 @@ function parseSizes(value: string): number[] {
   return [...sizes].sort((a, b) => a - b);
 }
 
-const program = new Command()
+const program = addShapeOptions(new Command())
   .name('npm run eval --')
   .description('Evaluate the ranker (int8 and fp32) against random, logged-order and popularity baselines (and the oracle on the world), and write an HTML report.')
   .requiredOption('--dataset <name>', "'world', or a dataset schema name under model/data/schemas/ (e.g. expedia-icdm2013)")
@@ -59,7 +60,7 @@ const program = new Command()
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
 
-interface Options {
+interface Options extends ShapeOptions {
   dataset: string;
   model?: string;
   train: boolean;
@@ -94,7 +95,8 @@ function presetSettings(impressions?: number) {
   });
 }
 
-const trainOptions = () => ({ epochs: options.epochs, seed: options.trainSeed, ...epochProgress(log) });
+// The reference recipe, as `npm run train` uses it (before, these runs trained the default shape).
+const trainOptions = () => ({ ...referenceTraining(options), epochs: options.epochs, seed: options.trainSeed, ...epochProgress(log) });
 
 async function runWorld(): Promise<{ report: EvalReport; outDir: string }> {
   if (options.learningCurve) {

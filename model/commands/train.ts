@@ -5,10 +5,11 @@ import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureWorldFiles } from '../pipeline/ensure-world.ts';
 import { writeArtifact, writeBundledModels } from '../pipeline/artifacts.ts';
-import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker } from '../pipeline/train-ranker.ts';
+import { REFERENCE_FEATURES, trainRanker } from '../pipeline/train-ranker.ts';
 import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
+import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
 
 const int = (name: string, min: number) => (value: string) => {
   const n = Number(value);
@@ -16,7 +17,7 @@ const int = (name: string, min: number) => (value: string) => {
   return n;
 };
 
-const program = new Command()
+const program = addShapeOptions(new Command())
   .name('npm run train --')
   .description('Train the reference ranker on a synthetic world and write model/artifacts/<id>/.')
   .option('--preset <name>', 'world preset: tiny | demo | 1m', 'demo')
@@ -33,7 +34,7 @@ const program = new Command()
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
 
-interface Options {
+interface Options extends ShapeOptions {
   preset: string;
   seed?: number;
   impressions?: number;
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     validationDays: options.validationDays,
     testDays: options.testDays,
     features: REFERENCE_FEATURES(settings.items),
-    train: { ...REFERENCE_TRAINING, epochs: options.epochs, seed: options.trainSeed, ...epochProgress() },
+    train: { ...referenceTraining(options), epochs: options.epochs, seed: options.trainSeed, ...epochProgress() },
     provenance: { world: settings, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: (line) => console.log(line),
   });

@@ -105,7 +105,7 @@ describe('ONNX signature', () => {
     const bytes = exportInt8(linearHeads);
     const dense = ['DynamicQuantizeLinear', 'MatMulInteger', 'Mul', 'Cast', 'Mul'];
     expect(opTypes(bytes)).toEqual([
-      'Add', 'Gather', 'DequantizeLinear', 'Reshape',
+      'Add', 'Gather', 'Cast', 'Mul', 'Reshape',
       // first layer: embeddings and numeric features quantized separately, then summed
       ...dense, ...dense, 'Add', 'Add', 'Relu',
       ...dense, 'Add', 'Relu',
@@ -116,9 +116,14 @@ describe('ONNX signature', () => {
     const table = graph.initializer!.find((t) => t.name === 'embedding_table_q')!;
     expect(table.dataType).toBe(T.INT8);
     const gather = graph.node!.find((n) => n.opType === 'Gather')!;
-    const dequantize = graph.node!.find((n) => n.opType === 'DequantizeLinear')!;
+    const cast = graph.node!.find((n) => n.opType === 'Cast')!;
     expect(gather.input![0]).toBe('embedding_table_q');
-    expect(dequantize.input![0]).toBe(gather.output![0]);
+    expect(cast.input![0]).toBe(gather.output![0]);
+    // Dequantized by Cast and Mul, never DequantizeLinear: ORT's QDQ rewrites of a per-axis DQ with
+    // several consumers cost more than the whole network (see quantize.ts).
+    expect(graph.node!.some((n) => n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear')).toBe(false);
+    const scale = graph.initializer!.find((t) => t.name === 'embedding_field_scale')!;
+    expect(scale.dims!.map(Number)).toEqual([VOCAB.length, 1]);
     expect(graph.node!.some((n) => n.opType === 'MatMul')).toBe(false);
     // Weights are int8, symmetric (zero point 0).
     for (const t of graph.initializer!) {
@@ -135,11 +140,11 @@ describe('ONNX with dot interactions', () => {
     const ops = opTypes(exportFp32(dotInteractions));
     expect(ops.slice(0, 8)).toEqual(['Add', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather', 'Concat']);
     const graph = onnx.ModelProto.decode(exportInt8(dotInteractions)).graph!;
-    expect(graph.node!.slice(0, 8).map((n) => n.opType)).toEqual(['Add', 'Gather', 'DequantizeLinear', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather']);
+    expect(graph.node!.slice(0, 9).map((n) => n.opType)).toEqual(['Add', 'Gather', 'Cast', 'Mul', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather']);
     // The one float MatMul is the embeddings' Gram matrix (no weights); every dense layer is int8.
     const matMuls = graph.node!.filter((n) => n.opType === 'MatMul');
     expect(matMuls).toHaveLength(1);
-    expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'DequantizeLinear')!.output![0]);
+    expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'Mul')!.output![0]);
     const pairs = graph.initializer!.find((t) => t.name === 'interaction_pairs')!;
     expect(pairs.dims!.map(Number)).toEqual([(VOCAB.length * (VOCAB.length - 1)) / 2]);
   });
