@@ -14,7 +14,7 @@
 //     RSS of the worker's workerd process
 //
 // The bench routes exist only because this script starts wrangler dev with --var BENCH_ROUTES:on.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { Command, Option } from 'commander';
@@ -26,7 +26,7 @@ import { openLocalKv } from './backfill/kv-target.ts';
 import { intArg } from './cli/args.ts';
 import { buildBundle, measureBundle } from './bench/bundle.ts';
 import { BenchClient, median, percentile, type Timed } from './bench/http.ts';
-import { isolateHeap, type HeapUsage } from './bench/inspector.ts';
+import { cpuProfile, isolateHeap, selfTimes, type HeapUsage } from './bench/inspector.ts';
 import { benchBodies } from './bench/slates.ts';
 import { directEntry, processMemory, startWranglerDev, stopWranglerDev, waitUntilReady, workerProcess, type DevServer } from './bench/wrangler-dev.ts';
 import { ensureDemoWorld } from './demo/demo-world.ts';
@@ -42,11 +42,12 @@ const program = new Command()
   .option('--cold-starts <n>', 'fresh wrangler dev instances whose first /v1/rank is timed (median reported)', intArg(1), 3)
   .option('--heap-requests <n>', '500-item requests sent before the memory is read (0 skips it)', intArg(0), 10_000)
   .addOption(new Option('--ort-level <level>', 'ORT_GRAPH_OPTIMIZATION of the worker under test (default: the worker\'s, basic)').choices(['basic', 'all']))
+  .option('--cpu-profile <file>', 'also record a V8 CPU profile of the isolate over warm 100-item requests (.cpuprofile, for DevTools) and print its top functions')
   .option('--refill', 'backfill the bench KV again even if it holds a feature set', false)
   .option('--json', 'print one JSON object as the last line', false)
   .parse();
 
-const options = program.opts<{ samples: number; coldSamples: number; rpsSeconds: number; connections: number; coldStarts: number; heapRequests: number; ortLevel?: string; refill: boolean; json: boolean }>();
+const options = program.opts<{ samples: number; coldSamples: number; rpsSeconds: number; connections: number; coldStarts: number; heapRequests: number; ortLevel?: string; cpuProfile?: string; refill: boolean; json: boolean }>();
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = join(root, '.data');
@@ -339,6 +340,19 @@ function table(rows: Array<[string, string, string, boolean | null]>): string {
     .join('\n');
 }
 
+/** --cpu-profile: 1,000 warm 100-item requests under the V8 profiler; writes the profile, prints where the time went. */
+async function profileWarmRequests(server: DevServer, client: BenchClient, bodies: readonly string[], file: string): Promise<void> {
+  const requests = 1000;
+  log(`cpu profile: ${requests} warm 100-item requests under the profiler ...`);
+  const profile = await cpuProfile(server.inspectorPort, async () => {
+    for (let i = 0; i < requests; i++) await client.ok('POST', '/v1/rank', bodies[i % bodies.length]!);
+  });
+  await writeFile(file, JSON.stringify(profile));
+  const top = selfTimes(profile).slice(0, 25);
+  const lines = top.map((t) => `  ${(t.ms / requests).toFixed(3).padStart(7)} ms/request  ${(100 * t.share).toFixed(1).padStart(5)}%  ${t.name}`);
+  log(`cpu profile written to ${file}; self time per request, top functions:\n${lines.join('\n')}`);
+}
+
 async function main(): Promise<void> {
   await mkdir(benchDir, { recursive: true });
   const world = await ensureDemoWorld(root, dataDir);
@@ -393,6 +407,8 @@ async function main(): Promise<void> {
       // leave the cache warm for what follows
       for (const body of bodies.bySize.get(size)!) await client.ok('POST', '/v1/rank', body);
     }
+
+    if (options.cpuProfile) await profileWarmRequests(server, client, bodies.bySize.get(100)!, resolve(options.cpuProfile));
 
     log('model time: workerd (basic and all) vs onnxruntime-node ...');
     const model100 = await modelTime(client, bodies.bySize.get(100)![0]!, modelBytes, 201);

@@ -113,6 +113,15 @@ describe('CORS', () => {
     expect(r.res.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it('adds no CORS headers to a call without Origin (server to server), only Vary: Origin', async () => {
+    const r = await call('/v1/rank', post(fixture.request), origins);
+    expect(r.res.status).toBe(200);
+    expect(r.res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(r.res.headers.get('access-control-expose-headers')).toBeNull();
+    expect(r.res.headers.get('vary')).toBe('Origin');
+    expect(r.res.headers.get('content-security-policy')).toBeTruthy();
+  });
+
   it('answers a preflight for an allowed origin with the methods and headers, never on /admin', async () => {
     const preflight = { method: 'OPTIONS', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } };
     let r = await call('/v1/rank', preflight, origins);

@@ -49,6 +49,21 @@ export function corsAllowlist(value: string | undefined): { any: boolean; origin
 }
 
 export function apiCors(): MiddlewareHandler<AppEnv> {
+  const browserCors = corsForBrowsers();
+  return async (c, next) => {
+    // A storefront backend or the CDN calls without an Origin header: CORS means nothing to it, and
+    // Hono's cors sets a header on c.res before the handler runs, which makes Hono copy the whole
+    // response afterwards (~0.3 ms of a 100-item rank in workerd's profile). Vary still says that
+    // a browser's call would be answered differently.
+    if (c.req.method !== 'OPTIONS' && c.req.header('origin') === undefined) {
+      c.header('Vary', 'Origin');
+      return next();
+    }
+    return browserCors(c, next);
+  };
+}
+
+function corsForBrowsers(): MiddlewareHandler<AppEnv> {
   return cors({
     origin: (origin, c) => {
       const list = corsAllowlist((c.env as AppEnv['Bindings']).CORS_ORIGINS);
