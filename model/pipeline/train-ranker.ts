@@ -39,13 +39,15 @@ export interface TrainRankerOptions {
  * quality"): hashed item-id embeddings at twice the catalog size (a user-id embedding memorised
  * more than it generalised and is left out: user tastes come from the history features), pairwise
  * embedding dot products, and a position tower that starts from no position effect (the logged
- * per-position rates also carry the logging policy's popularity order).
+ * per-position rates also carry the logging policy's popularity order). One shared layer of 64:
+ * against 128-64 it matched CTR AUC and expected revenue on the 1m world at 1M impressions (gap
+ * closed 0.474 / 0.690 vs 0.443 / 0.695) at about half the serving time (README, "Performance").
  */
 export const REFERENCE_FEATURES = (items: number): CommerceFeatureOptions => ({
   itemIdBuckets: Math.min(1 << 16, 2 ** Math.ceil(Math.log2(Math.max(16, 2 * items)))),
   userIdBuckets: 0,
 });
-export const REFERENCE_TRAINING = { shape: { interactions: 'dot' as const }, positionInit: 'zero' as const };
+export const REFERENCE_TRAINING = { shape: { interactions: 'dot' as const, hidden: [64] }, positionInit: 'zero' as const };
 
 export interface HeadMetrics {
   auc: number;
