@@ -105,6 +105,9 @@ export function round4(x: number): number {
   return Number(x.toPrecision(4));
 }
 
+/** The columns of an impression the statistics read. */
+export type StatsImpression = Pick<Impression, 'user_id' | 'item_id' | 'position' | 'clicked' | 'purchased' | 'price'>;
+
 /** What the accumulator needs to know about the entities of an impression beyond its ids. */
 export interface EntityLookups {
   /** item id -> category (a user's clicks are counted per category) */
@@ -140,6 +143,12 @@ export class FeatureStatsAccumulator {
   private readonly items = new Map<string, ItemStats>();
   /** brand -> its clicks by user segment: the segment x brand taste, with far more data per cell than an item's */
   private readonly brandSegments = new Map<string, { all: Rate; bySegment: Map<string, Rate> }>();
+  /**
+   * brandSegmentAffinity per brand, computed once for all of the brand's items (a catalog has far
+   * fewer brands than items: 1M items share 200 brands in the bench world) and emptied by add().
+   * Frozen, because every item record of the brand holds the same object.
+   */
+  private readonly brandAffinityCache = new Map<string, Readonly<Record<string, number>>>();
   private totalClicks = 0;
   private totalPurchases = 0;
 
@@ -152,7 +161,8 @@ export class FeatureStatsAccumulator {
     private readonly lookups: EntityLookups,
   ) {}
 
-  add(impression: Impression): void {
+  add(impression: StatsImpression): void {
+    if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
     const expected = this.positionRates[bucket(impression.position)]!;
     const clicked = impression.clicked;
     let item = this.items.get(impression.item_id);
@@ -227,13 +237,18 @@ export class FeatureStatsAccumulator {
   }
 
   /** segment -> the brand's rate with that segment relative to the brand's overall rate */
-  private brandSegmentAffinity(brand: string): Record<string, number> {
+  private brandSegmentAffinity(brand: string): Readonly<Record<string, number>> {
+    const cached = this.brandAffinityCache.get(brand);
+    if (cached) return cached;
     const out: Record<string, number> = {};
     const b = this.brandSegments.get(brand);
-    if (!b) return out;
-    const overall = (b.all.clicks + COEC_PRIOR) / (b.all.expected + COEC_PRIOR);
-    for (const [segment, r] of b.bySegment) out[segment] = round4(relativeRate(r, overall));
-    return out;
+    if (b) {
+      const overall = (b.all.clicks + COEC_PRIOR) / (b.all.expected + COEC_PRIOR);
+      for (const [segment, r] of b.bySegment) out[segment] = round4(relativeRate(r, overall));
+    }
+    const frozen = Object.freeze(out);
+    this.brandAffinityCache.set(brand, frozen);
+    return frozen;
   }
 
   itemFeatures(item: CatalogItem): ItemFeatures {

@@ -76,6 +76,7 @@ export async function openInputs(paths: InputPaths): Promise<OpenedInputs> {
       items: () => items.batches(),
       impressions: () => impressions.batches(),
       impressionCurveColumns: () => impressions.batches(['ts', 'position', 'clicked']),
+      impressionStatsColumns: () => impressions.batches(['ts', 'user_id', 'item_id', 'position', 'clicked', 'purchased', 'price']),
       itemAttributes: () => items.batches(['item_id', 'category', 'brand']),
       userSegments: () => users.batches(['user_id', 'segment']),
     },

@@ -1,9 +1,16 @@
 // Turns the tables and the impression log into the records of one feature-set version: one pass over
 // the log for its time span and position click curve (kept per day, so the serving window's curve
-// comes out of the same pass), one pass for per-user and per-item statistics over that window, then
-// one record per item and per user, streamed so memory holds statistics, not output.
+// comes out of the same pass), then per-user and per-item statistics over that window, then one
+// record per item and per user, streamed so memory holds statistics, not output. The statistics
+// need the curve (an impression's expected clicks) and the window (the log's last day) before they
+// can start, so the first pass keeps the columns they read in compact arrays, up to a row cap, and
+// replays them instead of reading and parsing the log a second time (~1/4 of a 2M-key backfill's
+// CPU); a bigger log is read again.
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve } from '../../model/features/compute.ts';
+import { DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, type StatsImpression } from '../../model/features/compute.ts';
+
+/** Impressions the first pass keeps for the statistics (~60 bytes a row with its id strings): beyond, the log is read twice. */
+export const DEFAULT_REPLAY_ROWS = 5_000_000;
 
 export interface KvPair {
   key: string;
@@ -17,6 +24,8 @@ export interface FeatureSources {
   items: () => AsyncIterable<CatalogItem[]>;
   /** optional cheaper passes over a few columns (a table reader converts only those) */
   impressionCurveColumns?: () => AsyncIterable<Pick<Impression, 'ts' | 'position' | 'clicked'>[]>;
+  /** the columns the curve and the statistics read: the pass that can keep them for replay */
+  impressionStatsColumns?: () => AsyncIterable<TimedStatsImpression[]>;
   itemAttributes?: () => AsyncIterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand'>[]>;
   userSegments?: () => AsyncIterable<Pick<UserProfile, 'user_id' | 'segment'>[]>;
 }
@@ -25,6 +34,81 @@ export interface StatsWindow {
   /** records summarise impressions with fromTs <= ts < toTs */
   fromTs: number;
   toTs: number;
+}
+
+type TimedStatsImpression = StatsImpression & Pick<Impression, 'ts'>;
+
+/** The statistics' columns of the log's first rows, kept for replay (see the header). */
+class ImpressionReplay {
+  private rows = 0;
+  private ts = new Float64Array(1024);
+  private position = new Float64Array(1024);
+  private price = new Float64Array(1024);
+  private flags = new Uint8Array(1024); // bit 0 clicked, bit 1 purchased
+  private readonly userIds: string[] = [];
+  private readonly itemIds: string[] = [];
+
+  constructor(private readonly maxRows: number) {}
+
+  /** false once the log outgrew maxRows (the buffers are then released) */
+  get complete(): boolean {
+    return this.rows >= 0;
+  }
+
+  add(impression: TimedStatsImpression): void {
+    const i = this.rows;
+    if (i < 0) return;
+    if (i >= this.maxRows) {
+      this.release();
+      return;
+    }
+    if (i === this.ts.length) this.grow();
+    this.ts[i] = impression.ts;
+    this.position[i] = impression.position;
+    this.price[i] = impression.price;
+    this.flags[i] = impression.clicked | (impression.purchased << 1);
+    this.userIds.push(impression.user_id);
+    this.itemIds.push(impression.item_id);
+    this.rows = i + 1;
+  }
+
+  /** Feeds the kept rows inside the window to `stats`, in log order, as the second read would. */
+  replay(stats: FeatureStatsAccumulator, window: StatsWindow): void {
+    const row: StatsImpression = { user_id: '', item_id: '', position: 0, clicked: 0, purchased: 0, price: 0 };
+    for (let i = 0; i < this.rows; i++) {
+      const ts = this.ts[i]!;
+      if (ts < window.fromTs || ts >= window.toTs) continue;
+      const flags = this.flags[i]!;
+      row.user_id = this.userIds[i]!;
+      row.item_id = this.itemIds[i]!;
+      row.position = this.position[i]!;
+      row.clicked = (flags & 1) as 0 | 1;
+      row.purchased = ((flags >> 1) & 1) as 0 | 1;
+      row.price = this.price[i]!;
+      stats.add(row);
+    }
+  }
+
+  private grow(): void {
+    const size = this.ts.length * 2;
+    const grown = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.ts = grown(this.ts, (n) => new Float64Array(n));
+    this.position = grown(this.position, (n) => new Float64Array(n));
+    this.price = grown(this.price, (n) => new Float64Array(n));
+    this.flags = grown(this.flags, (n) => new Uint8Array(n));
+  }
+
+  private release(): void {
+    this.rows = -1;
+    this.ts = this.position = this.price = new Float64Array(0);
+    this.flags = new Uint8Array(0);
+    this.userIds.length = 0;
+    this.itemIds.length = 0;
+  }
 }
 
 /** Clamps a position the way PositionCurve buckets it (1..MAX_POSITION_BUCKET). */
@@ -39,12 +123,14 @@ function positionBucket(position: number): number {
  * window's days are replayed into the shared PositionCurve, so its rates are exactly those of a
  * curve fed the window's impressions one by one.
  */
-export async function windowAndCurve(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS): Promise<{ window: StatsWindow; rates: Float64Array }> {
+export async function windowAndCurve(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS, replay?: ImpressionReplay): Promise<{ window: StatsWindow; rates: Float64Array }> {
   const width = MAX_POSITION_BUCKET + 1;
   const perDay = new Map<number, Float64Array>(); // day -> [shown by bucket..., clicks by bucket...]
   let last = Number.NEGATIVE_INFINITY;
-  for await (const batch of (sources.impressionCurveColumns ?? sources.impressions)()) {
+  const pass = replay ? (sources.impressionStatsColumns ?? sources.impressions) : (sources.impressionCurveColumns ?? sources.impressions);
+  for await (const batch of pass()) {
     for (const impression of batch) {
+      replay?.add(impression as TimedStatsImpression);
       const ts = impression.ts;
       if (ts > last) last = ts;
       const day = Math.floor(ts / DAY_MS);
@@ -72,8 +158,9 @@ export async function windowAndCurve(sources: FeatureSources, windowDays = FEATU
 }
 
 /** Per-user and per-item statistics over the serving window (FeatureStatsAccumulator, the shared module). */
-export async function accumulateStats(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
-  const { window, rates } = await windowAndCurve(sources, windowDays);
+export async function accumulateStats(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS, replayRows = DEFAULT_REPLAY_ROWS): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
+  const replay = replayRows > 0 ? new ImpressionReplay(replayRows) : undefined;
+  const { window, rates } = await windowAndCurve(sources, windowDays, replay);
   const itemCategory = new Map<string, string>();
   const itemBrand = new Map<string, string>();
   let items = 0;
@@ -87,8 +174,12 @@ export async function accumulateStats(sources: FeatureSources, windowDays = FEAT
   const userSegment = new Map<string, string>();
   for await (const batch of (sources.userSegments ?? sources.users)()) for (const user of batch) userSegment.set(user.user_id, user.segment);
   const stats = new FeatureStatsAccumulator(rates, { itemCategory, itemBrand, userSegment });
-  for await (const batch of sources.impressions()) {
-    for (const impression of batch) if (impression.ts >= window.fromTs && impression.ts < window.toTs) stats.add(impression);
+  if (replay?.complete) {
+    replay.replay(stats, window);
+  } else {
+    for await (const batch of sources.impressions()) {
+      for (const impression of batch) if (impression.ts >= window.fromTs && impression.ts < window.toTs) stats.add(impression);
+    }
   }
   return { stats, window, items };
 }

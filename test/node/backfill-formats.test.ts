@@ -10,7 +10,8 @@ import type { CatalogItem, Impression, UserProfile } from '../../model/data/impr
 import { DAY_MS, FEATURE_WINDOW_DAYS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
 import { ACTIVE_KEY, itemKey, userKey } from '../../model/features/kv-layout.ts';
 import { createWorld, readImpressions, readItems, readUsers, worldSettings, writeWorld } from '../../model/world/index.ts';
-import { runBackfill, worldInputs, type InputPaths } from '../../scripts/backfill/backfill-world.ts';
+import { featureChunks, openInputs, runBackfill, worldInputs, type InputPaths } from '../../scripts/backfill/backfill-world.ts';
+import { accumulateStats } from '../../scripts/backfill/records.ts';
 import { MemoryKvTarget } from '../../scripts/backfill/kv-target.ts';
 import { IMPRESSIONS_TABLE, openTable, USERS_TABLE, ITEMS_TABLE, TableError } from '../../scripts/backfill/tables.ts';
 
@@ -118,6 +119,20 @@ describe('backfill inputs', () => {
     expect(withoutActive(fromParquet)).toEqual(expected);
     const active = JSON.parse(fromParquet.get(ACTIVE_KEY)!) as { version: string; users: number; items: number };
     expect(active).toMatchObject({ version: VERSION, users: users.length, items: items.length });
+  });
+
+  it('gives the same records whether the first pass keeps the log for replay, keeps none, or outgrows its cap', async () => {
+    const records = async (replayRows: number) => {
+      const inputs = await openInputs(worldInputs(join(dir, 'world')));
+      const { stats } = await accumulateStats(inputs.sources, FEATURE_WINDOW_DAYS, replayRows);
+      const out: string[] = [];
+      for await (const chunk of featureChunks(inputs.sources, stats, VERSION)) chunk.keys.forEach((key, k) => out.push(`${key}=${chunk.value(k)}`));
+      return out;
+    };
+    const replayed = await records(impressions.length);
+    expect(replayed).toHaveLength(users.length + items.length);
+    expect(await records(0)).toEqual(replayed);
+    expect(await records(100)).toEqual(replayed); // the log has thousands of rows: read twice
   });
 
   it('reads a directory of part files as one table', async () => {

@@ -211,6 +211,21 @@ describe('feature statistics from a log', () => {
     expect(u2.brand_affinity.y).toBeGreaterThan(u2.brand_affinity.x!);
   });
 
+  it('computes a brand\'s segment affinity once for all its items, and again after more impressions', () => {
+    const fresh = new FeatureStatsAccumulator(rates, { itemCategory: categories, itemBrand: brands, userSegment: segments });
+    for (const imp of log) fresh.add(imp);
+    const item = (id: string) => fresh.itemFeatures({ item_id: id, category: categories.get(id)!, brand: brands.get(id)!, price: 1, rating: 4, age_days: 1 });
+    const before = item('i3').brand_segment_affinity;
+    expect(item('i4').brand_segment_affinity).toBe(before); // one object per brand
+    expect(Object.isFrozen(before)).toBe(true);
+    expect(before).toEqual(stats.itemFeatures({ item_id: 'i3', category: 'b', brand: 'y', price: 1, rating: 4, age_days: 1 }).brand_segment_affinity);
+    // odd users now click brand y everywhere: the cached value must not survive the new impressions
+    for (let r = 0; r < 50; r++) fresh.add({ user_id: 'u1', item_id: 'i4', position: 5, clicked: 1, purchased: 0, price: 40 });
+    const after = item('i3').brand_segment_affinity;
+    expect(after).not.toBe(before);
+    expect(after.odd).toBeGreaterThan(before.odd!);
+  });
+
   it('gives unseen users prior values and omits an unknown price level', () => {
     const user = stats.userFeatures({ user_id: 'nobody', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(user.click_coec).toBe(1);
