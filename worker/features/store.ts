@@ -109,17 +109,14 @@ export class FeatureStore {
   }
 
   private readActive(now: number): Promise<ActiveFeatureSet | null> {
-    // Shared by every caller, so a read that hangs is given up after readTimeoutMs like a bulk read:
-    // otherwise one lost KV answer would pin every later request to it.
-    const get = () => withTimeout(this.kv.get(ACTIVE_KEY, 'text'), this.options.readTimeoutMs, `KV get ${ACTIVE_KEY}`);
     this.activeRead ??= (async () => {
       try {
-        let raw = await get();
+        let raw = await this.kv.get(ACTIVE_KEY, 'text');
         // A pointer this isolate has seen that now reads as absent is read once more before every
         // request drops to defaults: nothing deletes it in normal operation, and Miniflare's local KV
         // answers null for a key another process is overwriting at that instant (the backfill's flip:
         // the reader's row points at a value blob the writer has just replaced).
-        if (raw === null && this.active?.value) raw = await get();
+        if (raw === null && this.active?.value) raw = await this.kv.get(ACTIVE_KEY, 'text');
         let value: ActiveFeatureSet | null = null;
         if (raw !== null) {
           try {
