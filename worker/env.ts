@@ -9,8 +9,6 @@ export interface Bindings {
   DEFAULT_MODEL?: string;
   /** how long an isolate caches the fs:active pointer, in milliseconds (default 10000) */
   FEATURE_SET_REFRESH_MS?: string;
-  /** after that, how long the old pointer is still served while a background read refreshes it (default 60000) */
-  FEATURE_SET_STALE_MS?: string;
   /** per-request deadline for waiting on KV (records, fs:active, the experiments config), ms (default 50; README, "Reliability") */
   RANK_DEADLINE_MS?: string;
   /** record cache (worker/features/record-cache.ts): how long a record is fresh, ms (default 60000; 0 turns the cache off) */

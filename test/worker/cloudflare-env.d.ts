@@ -4,7 +4,6 @@ declare namespace Cloudflare {
     FEATURES: KVNamespace;
     DEFAULT_MODEL?: string;
     FEATURE_SET_REFRESH_MS?: string;
-    FEATURE_SET_STALE_MS?: string;
     RANK_DEADLINE_MS?: string;
     EXPOSURE_SINK?: string;
     EXPOSURES?: Queue;

@@ -210,45 +210,6 @@ describe('feature record cache', () => {
     expect(store.cache.keys()).toEqual([key(v2, 'i', 'a')]);
   });
 
-  it('serves a stale fs:active while one background read refreshes it, then the new pointer; past the stale window it reads on the request path', async () => {
-    const v1 = freshVersion();
-    const v2 = freshVersion();
-    const p = probe({ version: v1 });
-    const clock = { now: 1_000_000 };
-    const store = new FeatureStore(p.kv, { activeTtlMs: 1_000, activeStaleMs: 5_000, clock: () => clock.now, log: () => undefined });
-    expect((await store.activeFeatureSet())?.version).toBe(v1);
-    expect(p.calls.single).toBe(1);
-
-    p.active = JSON.stringify({ version: v2, schema: FEATURE_SET_SCHEMA });
-    clock.now += 999;
-    expect((await store.activeFeatureSet())?.version).toBe(v1); // fresh: no read
-    expect(p.calls.single).toBe(1);
-
-    clock.now += 2; // stale: the old pointer now, one background read for all callers
-    const refreshes: Array<Promise<unknown>> = [];
-    const waitUntil = (promise: Promise<unknown>) => refreshes.push(promise);
-    const stale = await Promise.all([store.activeFeatureSet(undefined, { waitUntil }), store.activeFeatureSet(undefined, { waitUntil }), store.activeFeatureSet(undefined, { waitUntil })]);
-    expect(stale.map((a) => a?.version)).toEqual([v1, v1, v1]);
-    expect(refreshes).toHaveLength(1);
-    await Promise.all(refreshes);
-    expect(p.calls.single).toBe(2);
-    expect((await store.activeFeatureSet())?.version).toBe(v2);
-    expect(p.calls.single).toBe(2);
-
-    // A failed background read keeps the old pointer; past TTL + stale window the read is on the request path and its error surfaces.
-    const get = p.kv.get.bind(p.kv);
-    p.kv.get = (() => Promise.reject(new Error('KV down'))) as KVNamespace['get'];
-    clock.now += 1_500;
-    const failing: Array<Promise<unknown>> = [];
-    expect((await store.activeFeatureSet(undefined, { waitUntil: (promise) => failing.push(promise) }))?.version).toBe(v2);
-    await Promise.all(failing);
-    expect((await store.activeFeatureSet())?.version).toBe(v2);
-    clock.now += 6_000;
-    await expect(store.activeFeatureSet()).rejects.toThrow('KV down');
-    p.kv.get = get;
-    expect((await store.activeFeatureSet())?.version).toBe(v2);
-  });
-
   it('reads a known fs:active once more when it reads as absent, and only then serves without a feature set', async () => {
     const v1 = freshVersion();
     const p = probe({ version: v1 });

@@ -2,7 +2,7 @@
 // configured by wrangler vars (env.ts); anything missing or malformed takes the default.
 import type { Bindings } from '../env.ts';
 import { DEFAULT_RECORD_CACHE, type RecordCacheOptions } from './record-cache.ts';
-import { DEFAULT_ACTIVE_STALE_MS, DEFAULT_ACTIVE_TTL_MS, FeatureStore } from './store.ts';
+import { DEFAULT_ACTIVE_TTL_MS, FeatureStore } from './store.ts';
 
 const stores = new WeakMap<KVNamespace, FeatureStore>();
 
@@ -29,7 +29,6 @@ export function featureStore(env: Bindings): FeatureStore {
   if (!store) {
     store = new FeatureStore(env.FEATURES, {
       activeTtlMs: nonNegative(env.FEATURE_SET_REFRESH_MS, DEFAULT_ACTIVE_TTL_MS),
-      activeStaleMs: nonNegative(env.FEATURE_SET_STALE_MS, DEFAULT_ACTIVE_STALE_MS),
       cache: recordCacheOptions(env),
     });
     stores.set(env.FEATURES, store);

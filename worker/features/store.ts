@@ -15,12 +15,6 @@ import { approximateBytes, DEFAULT_RECORD_CACHE, RecordCache, type CacheEntry, t
 export const KV_BULK_LIMIT = 100;
 /** How long an isolate trusts its copy of fs:active before reading it again (FEATURE_SET_REFRESH_MS). */
 export const DEFAULT_ACTIVE_TTL_MS = 10_000;
-/**
- * After that, how long the old copy is still served while one background read refreshes it, so no
- * request waits on KV for the pointer every FEATURE_SET_REFRESH_MS (each was a p99 outlier); past
- * it, the pointer is read on the request path again.
- */
-export const DEFAULT_ACTIVE_STALE_MS = 60_000;
 
 export interface StoreCounters {
   corrupt_values: number;
@@ -35,10 +29,8 @@ export interface StoreCounters {
 }
 
 export interface FeatureStoreOptions {
-  /** how long fs:active is trusted, in ms (0: read on every call) */
+  /** how long fs:active is trusted, in ms */
   activeTtlMs: number;
-  /** how long past activeTtlMs the old pointer is served while a background read refreshes it */
-  activeStaleMs: number;
   cache: RecordCacheOptions;
   /** the clock (ms); tests inject one */
   clock: () => number;
@@ -67,8 +59,6 @@ export class FeatureStore {
   readonly cache: RecordCache;
   private readonly options: FeatureStoreOptions;
   private active: { value: ActiveFeatureSet | null; readAt: number } | undefined;
-  /** the fs:active read in flight, shared by every caller (single flight) */
-  private activeRead: Promise<ActiveFeatureSet | null> | undefined;
   private readonly inflight = new Map<string, Batch>();
 
   constructor(
@@ -77,7 +67,6 @@ export class FeatureStore {
   ) {
     this.options = {
       activeTtlMs: options.activeTtlMs ?? DEFAULT_ACTIVE_TTL_MS,
-      activeStaleMs: options.activeStaleMs ?? DEFAULT_ACTIVE_STALE_MS,
       cache: options.cache ?? DEFAULT_RECORD_CACHE,
       clock: options.clock ?? Date.now,
       log: options.log ?? ((message, error) => console.error(message, error)),
@@ -86,54 +75,27 @@ export class FeatureStore {
     this.cache = new RecordCache(this.options.cache);
   }
 
-  /**
-   * The live feature set; a new version scopes the record cache to it (dropping the old one). A copy
-   * older than activeTtlMs is served while one background read refreshes it (kept alive with
-   * `waitUntil`), up to activeStaleMs more; a failed refresh keeps the old copy until then.
-   */
-  async activeFeatureSet(now = this.options.clock(), options: ReadOptions = {}): Promise<ActiveFeatureSet | null> {
-    const cached = this.active;
-    if (cached) {
-      const age = now - cached.readAt;
-      const { activeTtlMs, activeStaleMs } = this.options;
-      if (age < activeTtlMs) return cached.value;
-      if (activeTtlMs > 0 && age < activeTtlMs + activeStaleMs) {
-        if (!this.activeRead) {
-          const refresh = this.readActive(now).catch((error: unknown) => this.options.log('feature store: background read of fs:active failed; serving the previous pointer', error));
-          options.waitUntil?.(refresh);
-        }
-        return cached.value;
-      }
-    }
-    return this.readActive(now);
-  }
-
-  private readActive(now: number): Promise<ActiveFeatureSet | null> {
-    this.activeRead ??= (async () => {
+  /** The live feature set; a new version scopes the record cache to it (dropping the old one). */
+  async activeFeatureSet(now = this.options.clock()): Promise<ActiveFeatureSet | null> {
+    if (this.active && now - this.active.readAt < this.options.activeTtlMs) return this.active.value;
+    let raw = await this.kv.get(ACTIVE_KEY, 'text');
+    // A pointer this isolate has seen that now reads as absent is read once more before every
+    // request drops to defaults: nothing deletes it in normal operation, and Miniflare's local KV
+    // answers null for a key another process is overwriting at that instant (the backfill's flip:
+    // the reader's row points at a value blob the writer has just replaced).
+    if (raw === null && this.active?.value) raw = await this.kv.get(ACTIVE_KEY, 'text');
+    let value: ActiveFeatureSet | null = null;
+    if (raw !== null) {
       try {
-        let raw = await this.kv.get(ACTIVE_KEY, 'text');
-        // A pointer this isolate has seen that now reads as absent is read once more before every
-        // request drops to defaults: nothing deletes it in normal operation, and Miniflare's local KV
-        // answers null for a key another process is overwriting at that instant (the backfill's flip:
-        // the reader's row points at a value blob the writer has just replaced).
-        if (raw === null && this.active?.value) raw = await this.kv.get(ACTIVE_KEY, 'text');
-        let value: ActiveFeatureSet | null = null;
-        if (raw !== null) {
-          try {
-            value = parseActiveFeatureSet(JSON.parse(raw));
-          } catch {
-            value = null;
-          }
-          if (value === null) this.counters.corrupt_values++;
-        }
-        this.active = { value, readAt: now };
-        this.cache.scope(value?.version ?? null);
-        return value;
-      } finally {
-        this.activeRead = undefined;
+        value = parseActiveFeatureSet(JSON.parse(raw));
+      } catch {
+        value = null;
       }
-    })();
-    return this.activeRead;
+      if (value === null) this.counters.corrupt_values++;
+    }
+    this.active = { value, readAt: now };
+    this.cache.scope(value?.version ?? null);
+    return value;
   }
 
   /**

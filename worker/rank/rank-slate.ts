@@ -121,7 +121,7 @@ export interface SlateRead {
 export function readSlate(request: RankRequest, store: FeatureStore, options: { deadline?: Deadline; waitUntil?: (promise: Promise<unknown>) => void; whileReading?: () => void }): Promise<SlateRead> {
   const n = request.items.length;
   const read = (async (): Promise<SlateRead> => {
-    const active = await store.activeFeatureSet(undefined, { waitUntil: options.waitUntil });
+    const active = await store.activeFeatureSet();
     if (!active) return { active: null, stored: [], user: undefined };
     const keys = request.items.map((item) => itemKey(active.version, item.id));
     if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
