@@ -23,12 +23,7 @@ import { writeArtifact } from '../pipeline/artifacts.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
 import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
-
-const int = (name: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+import { int } from './args.ts';
 
 function parseSizes(value: string): number[] {
   const sizes = value.split(',').map((s) => Number(s.trim().replace(/_/g, '')));

@@ -3,6 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { REFERENCE_TRAINING } from '../pipeline/train-ranker.ts';
 import type { TrainOptions } from '../train/trainer.ts';
+import { int } from './args.ts';
 
 export interface ShapeOptions {
   hidden?: number[];
@@ -15,16 +16,10 @@ function widths(value: string): number[] {
   return sizes;
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('--embedding-dim must be an integer >= 1');
-  return n;
-}
-
 export function addShapeOptions(command: Command): Command {
   return command
     .option('--hidden <sizes>', 'shared-bottom layer widths, comma-separated (default: the reference shape\'s)', widths)
-    .option('--embedding-dim <n>', 'embedding width of every categorical field (default: the reference shape\'s)', positive);
+    .option('--embedding-dim <n>', 'embedding width of every categorical field (default: the reference shape\'s)', int('--embedding-dim', 1));
 }
 
 /** The reference training recipe (shape, position tower start) with the widths given on the command line. */

@@ -9,12 +9,8 @@ import type { Objective } from '../features/manifest.ts';
 import type { Interval } from '../eval/ranking-metrics.ts';
 import { DATASET_TRAINING_DEFAULTS as D, trainDataset, type PositionUse, type ValidationPlan } from '../pipeline/train-dataset.ts';
 import { epochProgress } from './epoch-progress.ts';
+import { int } from './args.ts';
 
-const int = (name: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError(`${name} must be a positive number`);

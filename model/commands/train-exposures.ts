@@ -4,18 +4,13 @@
 // Writes <out>/<id>/ (int8 + fp32 ONNX + manifest.json); bundle it with `npm run validate -- --bundle`.
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { exposureSlates, readExposureRows, readOutcomes, splitByTime } from '../data/exposure-log.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { trainOnExposures } from '../pipeline/train-exposures.ts';
 import { epochProgress } from './epoch-progress.ts';
-
-const int = (name: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+import { int } from './args.ts';
 
 const program = new Command()
   .name('npm run train:exposures --')

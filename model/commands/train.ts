@@ -2,7 +2,7 @@
 // ESMM ranker on its impression log with point-in-time features, exports fp32 and int8 ONNX with
 // the manifest into model/artifacts/<id>/, and regenerates the worker's bundled-model list.
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { ensureWorldFiles } from '../pipeline/ensure-world.ts';
 import { writeArtifact, writeBundledModels } from '../pipeline/artifacts.ts';
 import { REFERENCE_FEATURES, trainRanker } from '../pipeline/train-ranker.ts';
@@ -10,12 +10,7 @@ import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
 import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
-
-const int = (name: string, min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-  return n;
-};
+import { int } from './args.ts';
 
 const program = addShapeOptions(new Command())
   .name('npm run train --')
