@@ -1,6 +1,7 @@
-// The worker isolate's V8 heap, read over the DevTools protocol from wrangler dev's inspector
-// (Runtime.getHeapUsage). workerd exposes no memory API to the worker itself, and does not answer
-// HeapProfiler.collectGarbage, so the figure includes garbage not yet collected (an upper bound).
+// The worker isolate seen over the DevTools protocol from wrangler dev's inspector: its V8 heap
+// (Runtime.getHeapUsage; workerd exposes no memory API to the worker itself, and does not answer
+// HeapProfiler.collectGarbage, so the figure includes garbage not yet collected: an upper bound)
+// and CPU profiles (Profiler.*).
 import WebSocket from 'ws';
 
 export interface HeapUsage {
@@ -8,32 +9,71 @@ export interface HeapUsage {
   total_mb: number;
 }
 
-export async function isolateHeap(inspectorPort: number, timeoutMs = 10_000): Promise<HeapUsage> {
+interface Inspector {
+  /** Sends one DevTools method; rejects on its error, a closed connection, or no answer within timeoutMs. */
+  call(method: string, params?: Record<string, unknown>, timeoutMs?: number): Promise<unknown>;
+  close(): void;
+}
+
+/** Connects to the inspector (waiting at most timeoutMs); calls are answered by id. */
+async function openInspector(inspectorPort: number, timeoutMs: number): Promise<Inspector> {
   // wrangler's inspector proxy checks Origin against localhost.
   const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`, { headers: { Origin: 'http://localhost' } });
+  let nextId = 1;
+  const pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
+  const failAll = (error: Error) => {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  };
+  ws.on('message', (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+    const waiter = message.id === undefined ? undefined : pending.get(message.id);
+    if (!waiter) return;
+    pending.delete(message.id!);
+    if (message.error) waiter.reject(new Error(message.error.message));
+    else waiter.resolve(message.result);
+  });
+  ws.on('error', failAll);
+  ws.on('close', () => failAll(new Error('inspector connection closed')));
   try {
-    return await new Promise<HeapUsage>((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer from the inspector within ${timeoutMs} ms`)), timeoutMs);
-      const id = 1;
-      ws.once('open', () => ws.send(JSON.stringify({ id, method: 'Runtime.getHeapUsage', params: {} })));
-      ws.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { id?: number; result?: { usedSize?: number; totalSize?: number }; error?: { message: string } };
-        if (message.id !== id) return;
-        clearTimeout(timer);
-        if (message.error || !message.result) reject(new Error(`Runtime.getHeapUsage: ${message.error?.message ?? 'no result'}`));
-        else resolve({ used_mb: Number(message.result.usedSize) / 2 ** 20, total_mb: Number(message.result.totalSize) / 2 ** 20 });
-      });
-      ws.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      ws.once('close', () => {
-        clearTimeout(timer);
-        reject(new Error('inspector connection closed'));
-      });
+      ws.once('open', () => (clearTimeout(timer), resolve()));
+      ws.once('error', (error) => (clearTimeout(timer), reject(error)));
+      ws.once('close', () => (clearTimeout(timer), reject(new Error('inspector connection closed'))));
     });
-  } finally {
+  } catch (error) {
     ws.terminate();
+    throw error;
+  }
+  return {
+    call: (method, params = {}, callTimeoutMs = timeoutMs) =>
+      new Promise<unknown>((resolve, reject) => {
+        const id = nextId++;
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${method}: no answer from the inspector within ${Math.round(callTimeoutMs)} ms`));
+        }, callTimeoutMs);
+        const settle = <T>(done: (value: T) => void) => (value: T) => {
+          clearTimeout(timer);
+          done(value);
+        };
+        pending.set(id, { resolve: settle(resolve), reject: settle((error: Error) => reject(new Error(`${method}: ${error.message}`))) });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+    close: () => ws.terminate(),
+  };
+}
+
+export async function isolateHeap(inspectorPort: number, timeoutMs = 10_000): Promise<HeapUsage> {
+  const deadline = Date.now() + timeoutMs; // one bound for connecting and the call together
+  const inspector = await openInspector(inspectorPort, timeoutMs);
+  try {
+    const result = (await inspector.call('Runtime.getHeapUsage', {}, Math.max(0, deadline - Date.now()))) as { usedSize?: number; totalSize?: number } | undefined;
+    if (!result) throw new Error('Runtime.getHeapUsage: no result');
+    return { used_mb: Number(result.usedSize) / 2 ** 20, total_mb: Number(result.totalSize) / 2 ** 20 };
+  } finally {
+    inspector.close();
   }
 }
 
@@ -51,37 +91,16 @@ export interface CpuProfile {
  * `intervalUs` sampling. Opens in Chrome DevTools' Performance panel or speedscope.
  */
 export async function cpuProfile(inspectorPort: number, work: () => Promise<void>, intervalUs = 100, timeoutMs = 30_000): Promise<CpuProfile> {
-  const ws = new WebSocket(`ws://127.0.0.1:${inspectorPort}/ws`, { headers: { Origin: 'http://localhost' } });
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
-  ws.on('message', (data) => {
-    const message = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
-    const waiter = message.id === undefined ? undefined : pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id!);
-    if (message.error) waiter.reject(new Error(message.error.message));
-    else waiter.resolve(message.result);
-  });
-  const call = (method: string, params: Record<string, unknown> = {}) =>
-    new Promise<unknown>((resolve, reject) => {
-      const id = nextId++;
-      const timer = setTimeout(() => reject(new Error(`${method}: no answer from the inspector within ${timeoutMs} ms`)), timeoutMs);
-      pending.set(id, { resolve: (r) => (clearTimeout(timer), resolve(r)), reject: (e) => (clearTimeout(timer), reject(e)) });
-      ws.send(JSON.stringify({ id, method, params }));
-    });
+  const inspector = await openInspector(inspectorPort, timeoutMs);
   try {
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    await call('Profiler.enable');
-    await call('Profiler.setSamplingInterval', { interval: intervalUs });
-    await call('Profiler.start');
+    await inspector.call('Profiler.enable');
+    await inspector.call('Profiler.setSamplingInterval', { interval: intervalUs });
+    await inspector.call('Profiler.start');
     await work();
-    const { profile } = (await call('Profiler.stop')) as { profile: CpuProfile };
+    const { profile } = (await inspector.call('Profiler.stop')) as { profile: CpuProfile };
     return profile;
   } finally {
-    ws.terminate();
+    inspector.close();
   }
 }
 
