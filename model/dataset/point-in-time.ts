@@ -1,8 +1,9 @@
 // Point-in-time training slates: every impression of day d is paired with the feature records a
 // daily backfill would have served on day d, i.e. statistics over the window [d - W, d). No label
 // of day d leaks into its own features, and records are as fresh in training as in serving.
+// Users' statistics cover a longer window than items' (USER_WINDOW_DAYS, FEATURE_WINDOW_DAYS).
 import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
-import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, type EntityLookups } from '../features/compute.ts';
+import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, STATS_ITEMS, STATS_USERS, type EntityLookups } from '../features/compute.ts';
 import type { RawRecord } from '../features/records.ts';
 import { labelledSlates, type LabelledSlate } from './slates.ts';
 
@@ -23,23 +24,29 @@ export function lowerBound(log: readonly Impression[], ts: number): number {
   return lo;
 }
 
-/** Feature statistics over log[from, to). */
-export function windowStats(log: readonly Impression[], from: number, to: number, lookups: EntityLookups): FeatureStatsAccumulator {
+/**
+ * Feature statistics at log[to]: items (and the position curve) over log[itemFrom, to), users over
+ * log[userFrom, to).
+ */
+export function windowStats(log: readonly Impression[], bounds: { itemFrom: number; userFrom: number; to: number }, lookups: EntityLookups): FeatureStatsAccumulator {
+  const { itemFrom, userFrom, to } = bounds;
   const curve = new PositionCurve();
-  for (let i = from; i < to; i++) curve.add(log[i]!);
+  for (let i = itemFrom; i < to; i++) curve.add(log[i]!);
   const stats = new FeatureStatsAccumulator(curve.rates(), lookups);
-  for (let i = from; i < to; i++) stats.add(log[i]!);
+  for (let i = Math.min(itemFrom, userFrom); i < to; i++) stats.add(log[i]!, (i >= itemFrom ? STATS_ITEMS : 0) | (i >= userFrom ? STATS_USERS : 0));
   return stats;
 }
 
 /**
  * Labelled slates for impressions with ts in [fromTs, toTs), day by day (days counted from
- * `originTs`), each with records from the `windowDays` before its day.
+ * `originTs`), each with item records from the `windowDays` and user records from the
+ * `userWindowDays` before its day (fewer where the log starts later: the first training days see a
+ * shorter user history than serving does, and the history-length features tell the model so).
  */
 export function* pointInTimeSlates(
   log: readonly Impression[],
   tables: Tables,
-  range: { originTs: number; fromTs: number; toTs: number; windowDays: number },
+  range: { originTs: number; fromTs: number; toTs: number; windowDays: number; userWindowDays: number },
 ): Generator<LabelledSlate> {
   const lookups = entityLookups(tables.users.values(), tables.items.values());
   const firstDay = Math.floor((range.fromTs - range.originTs) / DAY_MS);
@@ -48,7 +55,11 @@ export function* pointInTimeSlates(
     const start = lowerBound(log, Math.max(dayStart, range.fromTs));
     const end = lowerBound(log, Math.min(dayStart + DAY_MS, range.toTs));
     if (start >= end) continue;
-    const stats = windowStats(log, lowerBound(log, dayStart - range.windowDays * DAY_MS), lowerBound(log, dayStart), lookups);
+    const stats = windowStats(
+      log,
+      { itemFrom: lowerBound(log, dayStart - range.windowDays * DAY_MS), userFrom: lowerBound(log, dayStart - range.userWindowDays * DAY_MS), to: lowerBound(log, dayStart) },
+      lookups,
+    );
     const users = new Map<string, RawRecord | undefined>();
     const items = new Map<string, RawRecord | undefined>();
     yield* labelledSlates(log.slice(start, end), {

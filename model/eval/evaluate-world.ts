@@ -12,7 +12,7 @@ import type { Impression } from '../data/impressions.ts';
 import { pointInTimeSlates } from '../dataset/point-in-time.ts';
 import type { LabelledSlate } from '../dataset/slates.ts';
 import { assembleTrainingSet } from '../dataset/training-set.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS } from '../features/compute.ts';
+import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { ensureWorldFiles, worldDir } from '../pipeline/ensure-world.ts';
@@ -20,7 +20,8 @@ import { scorePerSlate } from '../pipeline/train-dataset.ts';
 import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker, type TrainedRanker, type TrainRankerOptions } from '../pipeline/train-ranker.ts';
 import { loadWorldLog, type LoadedWorldLog } from '../pipeline/world-log.ts';
 import { auc } from '../train/metrics.ts';
-import { createWorld, WORLD_FILES, WORLD_VERSION, type World, type WorldSettings } from '../world/index.ts';
+import { createWorld, sigmoid, WORLD_FILES, WORLD_VERSION, type World, type WorldSettings } from '../world/index.ts';
+import { segmentLevelTruth } from '../world/segment-truth.ts';
 import {
   baselinePolicies,
   countLabels,
@@ -40,7 +41,7 @@ import {
 } from './offline-eval.ts';
 import { expectedAuc, reliability } from './probabilistic-metrics.ts';
 import { pairedBootstrapCI } from './ranking-metrics.ts';
-import { evaluateOnWorld, gapClosed } from './world-eval.ts';
+import { evaluateOnWorld, gapClosed, type Policy } from './world-eval.ts';
 
 type Log = (line: string) => void;
 
@@ -126,7 +127,7 @@ export function rankerWindows(log: readonly Impression[], validationDays: number
 
 /** Point-in-time slates of [fromTs, toTs), as train-ranker builds them. */
 export function worldSlates(loaded: LoadedWorldLog, windows: RankerWindows, fromTs: number, toTs: number): LabelledSlate[] {
-  return [...pointInTimeSlates(loaded.log, loaded, { originTs: windows.originTs, windowDays: FEATURE_WINDOW_DAYS, fromTs, toTs })];
+  return [...pointInTimeSlates(loaded.log, loaded, { originTs: windows.originTs, windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS, fromTs, toTs })];
 }
 
 /** Item popularity over the log's impressions with ts in [fromTs, toTs). */
@@ -168,6 +169,31 @@ export interface WorldEvalInput {
   log?: Log;
 }
 
+const SEGMENT_CEILING = 'segment_ceiling';
+
+/** The segment-level ceiling as a policy: the truth over segment-level users (see segment-truth.ts). */
+function segmentCeilingPolicy(world: World, slates: readonly LabelledSlate[]): Policy {
+  const truth = segmentLevelTruth(world);
+  const rows = slates.reduce((n, s) => n + s.items.length, 0);
+  const ctrScore = new Float64Array(rows);
+  const rankScore = new Float64Array(rows);
+  const cvrScore = new Float64Array(rows);
+  let row = 0;
+  for (const s of slates) {
+    const user = world.userIndex(s.userId ?? '')!;
+    const context = world.contextOf({ device: String(s.context.device), page: String(s.context.page), ts: s.ts });
+    for (const item of s.items) {
+      const i = world.itemIndex(item.id)!;
+      const price = Number(item.inline?.price ?? world.catalogItem(i).price);
+      ctrScore[row] = truth.attractiveness(user, i, context);
+      cvrScore[row] = sigmoid(truth.purchaseLogit(user, i, context));
+      rankScore[row] = ctrScore[row]! * cvrScore[row]! * price;
+      row++;
+    }
+  }
+  return { name: SEGMENT_CEILING, ctrScore, rankScore, cvrScore };
+}
+
 export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalReport> {
   const { world, manifest, slates } = input;
   const log = input.log ?? (() => {});
@@ -186,11 +212,10 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
   const [popularity, logged] = [baselines.find((p) => p.name === 'popularity')!, baselines.find((p) => p.name === 'logged')!];
 
   log('ground truth: expected AUC, clicks and revenue per slate');
-  const ev = evaluateOnWorld(
-    world,
-    slates,
-    [...models, popularity, logged].map((p) => ({ name: p.name, ctrScore: p.ctrScore ?? p.pCtr!, rankScore: p.rankScore, ...(p.pCvr ? { cvrScore: p.pCvr } : {}) })),
-  );
+  const ev = evaluateOnWorld(world, slates, [
+    ...[...models, popularity, logged].map((p) => ({ name: p.name, ctrScore: p.ctrScore ?? p.pCtr!, rankScore: p.rankScore, ...(p.pCvr ? { cvrScore: p.pCvr } : {}) })),
+    segmentCeilingPolicy(world, slates),
+  ]);
   const pTop = ev.truth.pClickTop;
   const pBuy = ev.truth.pPurchaseGivenClick;
   // The oracle against the logged labels: the true probability of each logged label, i.e. of a
@@ -246,6 +271,7 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
     auc: gapClosed(P[name]!.ctr_auc_expected, P.popularity!.ctr_auc_expected, P.oracle!.ctr_auc_expected),
     revenue: gapClosed(P[name]!.revenue_per_slate, P.popularity!.revenue_per_slate, P.oracle!.revenue_per_slate),
   });
+  const ceiling = P[SEGMENT_CEILING]!;
   const { clicks, purchases } = countLabels(rows);
   return {
     dataset: 'world',
@@ -262,6 +288,14 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
       description: { ...world.describe(), ...(input.trainedOn !== undefined ? { trained_on: input.trainedOn } : {}) },
       gap_closed: gap('int8'),
       gap_closed_fp32: gap('fp32'),
+      segment_ceiling: {
+        ctr_auc_expected: ceiling.ctr_auc_expected,
+        revenue_per_slate: ceiling.revenue_per_slate,
+        gap_closed: {
+          auc: gapClosed(ceiling.ctr_auc_expected, P.popularity!.ctr_auc_expected, P.oracle!.ctr_auc_expected),
+          revenue: gapClosed(ceiling.revenue_per_slate, P.popularity!.revenue_per_slate, P.oracle!.revenue_per_slate),
+        },
+      },
       reproduction: input.reproduction ?? null,
     },
     ...(input.training ? { training: input.training } : {}),
@@ -335,7 +369,7 @@ export async function evaluateWorldArtifact(dir: string, options: WorldRunOption
     slates,
     popularity: logPopularity(loaded.log, w.trainFrom, w.trainTo),
     trainingWindow: `the training window (${windowText(w, w.trainFrom, w.trainTo)})`,
-    heldOutDescription: `the last ${heldOutDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features from the ${FEATURE_WINDOW_DAYS} days before each day`,
+    heldOutDescription: `the last ${heldOutDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features (items from the ${FEATURE_WINDOW_DAYS} days before each day, users from up to ${USER_WINDOW_DAYS})`,
     model: { id: manifest.model.id, version: manifest.model.version, source: 'artifact', dir, objective: manifest.objective, description: manifest.model.description ?? null },
     command: options.command,
     notes,
@@ -440,6 +474,7 @@ export function learningPoint(impressions: number, report: EvalReport): Learning
     revenue_per_slate_oracle: oracle.world!.revenue_per_slate,
     ndcg10: int8.ndcg.mean,
     gap_closed: report.world!.gap_closed,
+    ...(report.world!.segment_ceiling ? { gap_closed_segment_ceiling: report.world!.segment_ceiling.gap_closed } : {}),
     train_seconds: t.seconds,
     rows_per_second: t.rows_per_second,
     epochs: t.epochs,

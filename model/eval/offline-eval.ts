@@ -92,6 +92,8 @@ export interface LearningPoint {
   revenue_per_slate_oracle: number;
   ndcg10: number;
   gap_closed: { auc: number; revenue: number };
+  /** the segment-level ceiling's gap closed on the same slates (absent in reports made before it) */
+  gap_closed_segment_ceiling?: { auc: number; revenue: number };
   train_seconds: number;
   rows_per_second: number;
   epochs: number;
@@ -145,6 +147,12 @@ export interface EvalReport {
     description: unknown;
     gap_closed: { auc: number; revenue: number };
     gap_closed_fp32: { auc: number; revenue: number };
+    /**
+     * The segment-level ceiling (model/world/segment-truth.ts): every item's hidden values known,
+     * users known only by segment. Its gap closed is what features revealing users only by segment
+     * could reach; beyond it a model must learn each user's own tastes from their history.
+     */
+    segment_ceiling?: { ctr_auc_expected: number; revenue_per_slate: number; gap_closed: { auc: number; revenue: number } };
     /** does the regenerated world reproduce the validation set recorded in the manifest? */
     reproduction: { manifest_rows: number | null; rows: number; manifest_ctr_auc: number | null; batch_ctr_auc: number; matches: boolean | null } | null;
   };

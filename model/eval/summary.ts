@@ -60,6 +60,8 @@ export function evalSummary(report: EvalReport, extras: SummaryExtras = {}): Rec
     );
     summary.gap_closed = { auc: r5(report.world.gap_closed.auc), revenue: r5(report.world.gap_closed.revenue) };
     summary.gap_closed_fp32 = { auc: r5(report.world.gap_closed_fp32.auc), revenue: r5(report.world.gap_closed_fp32.revenue) };
+    const ceiling = report.world.segment_ceiling;
+    if (ceiling) summary.gap_closed_segment_ceiling = { auc: r5(ceiling.gap_closed.auc), revenue: r5(ceiling.gap_closed.revenue) };
     const description = report.world.description as { version?: unknown; settings?: unknown; trained_on?: unknown };
     summary.world = { version: description.version ?? null, settings: description.settings ?? null, trained_on: description.trained_on ?? null };
     const rep = report.world.reproduction;
@@ -82,6 +84,7 @@ export function evalSummary(report: EvalReport, extras: SummaryExtras = {}): Rec
       revenue_per_slate_oracle: r5(p.revenue_per_slate_oracle),
       ndcg10: r5(p.ndcg10),
       gap_closed: { auc: r5(p.gap_closed.auc), revenue: r5(p.gap_closed.revenue) },
+      ...(p.gap_closed_segment_ceiling ? { gap_closed_segment_ceiling: { auc: r5(p.gap_closed_segment_ceiling.auc), revenue: r5(p.gap_closed_segment_ceiling.revenue) } } : {}),
       train_seconds: r5(p.train_seconds),
       rows_per_second: Math.round(p.rows_per_second),
       epochs: p.epochs,

@@ -77,6 +77,17 @@ export function commerceV2Features(options: CommerceFeatureOptions): { features:
       default: 1,
       transform: { ...logIdentity, clip: [0, 5] },
     },
+    { name: 'item_price_vs_category', kind: 'numeric', from: { source: 'item', field: 'price_vs_category' }, default: 0, transform: { ...identity, clip: [-3, 3] } },
+    { name: 'user_relative_price', kind: 'numeric', from: { source: 'user', field: 'relative_click_price' }, default: 0, transform: { ...identity, clip: [-3, 3] } },
+    {
+      name: 'user_category_share',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'user', field: 'category_share' },
+      key: { source: 'item', field: 'category' },
+      default: 0,
+      transform: { ...identity, clip: [0, 1] },
+    },
     {
       name: 'price_vs_user',
       kind: 'cross',

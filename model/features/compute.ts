@@ -14,7 +14,24 @@ import type { ItemFeatures, UserFeatures } from './records.ts';
  * serving see statistics over the same span.
  */
 export const FEATURE_WINDOW_DAYS = 7;
+/**
+ * User records summarise a longer window: a user shows up a few times a week, so a week holds too
+ * few of their clicks to reveal their own tastes and price level (on the 1m world, 28 days against
+ * 7 raised the gap closed from 0.50 to 0.53 in CTR AUC, README "Model quality"). Items, seen by
+ * many users a day, keep the short window and follow their trends sooner.
+ */
+export const USER_WINDOW_DAYS = 28;
 export const DAY_MS = 86_400_000;
+
+/** Which statistics an impression feeds (FeatureStatsAccumulator.add). */
+export const STATS_ITEMS = 1;
+export const STATS_USERS = 2;
+export const STATS_ALL = STATS_ITEMS | STATS_USERS;
+
+/** Which statistics an impression at `ts` feeds, given where the item and user windows start. */
+export function statsParts(ts: number, itemFromTs: number, userFromTs: number): number {
+  return (ts >= itemFromTs ? STATS_ITEMS : 0) | (ts >= userFromTs ? STATS_USERS : 0);
+}
 
 /** Positions past this share one bucket when estimating the position click curve. */
 export const MAX_POSITION_BUCKET = 50;
@@ -23,6 +40,8 @@ export const MAX_POSITION_BUCKET = 50;
 const COEC_PRIOR = 2;
 /** Pseudo-clicks added to every item's purchases-per-click rate. */
 const CVR_PRIOR_CLICKS = 10;
+/** Pseudo-clicks at the category median added to a user's relative click price. */
+const RELATIVE_PRICE_PRIOR = 2;
 
 /** Global click rate per displayed position, from one pass over the log. */
 export class PositionCurve {
@@ -81,6 +100,10 @@ interface Rate {
 interface UserStats extends Counts {
   clickedPriceSum: number;
   shownPriceSum: number;
+  /** sum over clicks of log(price / the category's median price) */
+  clickedRelativePriceSum: number;
+  /** category -> impressions: where the user browses (browsing follows their tastes) */
+  shownByCategory: Map<string, number>;
   byCategory: Map<string, Rate>;
   byBrand: Map<string, Rate>;
 }
@@ -116,19 +139,45 @@ export interface EntityLookups {
   itemBrand?: ReadonlyMap<string, string>;
   /** user id -> segment (an item's clicks are counted per user segment) */
   userSegment?: ReadonlyMap<string, string>;
+  /** category -> median catalog price (prices are compared within their category) */
+  categoryMedianPrice?: ReadonlyMap<string, number>;
+}
+
+/** Median catalog price per category, from items added one at a time (a catalog may be streamed). */
+export class CategoryPrices {
+  private readonly prices = new Map<string, number[]>();
+
+  add(category: string, price: number): void {
+    if (!(price > 0) || !Number.isFinite(price)) return;
+    let list = this.prices.get(category);
+    if (!list) this.prices.set(category, (list = []));
+    list.push(price);
+  }
+
+  medians(): Map<string, number> {
+    const medians = new Map<string, number>();
+    for (const [category, list] of this.prices) {
+      list.sort((a, b) => a - b);
+      const mid = list.length >> 1;
+      medians.set(category, list.length % 2 ? list[mid]! : (list[mid - 1]! + list[mid]!) / 2);
+    }
+    return medians;
+  }
 }
 
 /** Lookups from in-memory tables. */
-export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'segment'>>, items: Iterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand'>>): Required<EntityLookups> {
+export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'segment'>>, items: Iterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand' | 'price'>>): Required<EntityLookups> {
   const userSegment = new Map<string, string>();
   for (const u of users) userSegment.set(u.user_id, u.segment);
   const itemCategory = new Map<string, string>();
   const itemBrand = new Map<string, string>();
+  const prices = new CategoryPrices();
   for (const i of items) {
     itemCategory.set(i.item_id, i.category);
     itemBrand.set(i.item_id, i.brand);
+    prices.add(i.category, i.price);
   }
-  return { userSegment, itemCategory, itemBrand };
+  return { userSegment, itemCategory, itemBrand, categoryMedianPrice: prices.medians() };
 }
 
 /** A brand enters a user's record once they clicked it or were expected to click it this often. */
@@ -161,9 +210,15 @@ export class FeatureStatsAccumulator {
     private readonly lookups: EntityLookups,
   ) {}
 
-  add(impression: StatsImpression): void {
-    if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
+  /** Adds one impression to the item statistics, the user statistics or both (`parts`, STATS_*). */
+  add(impression: StatsImpression, parts = STATS_ALL): void {
     const expected = this.positionRates[bucket(impression.position)]!;
+    if (parts & STATS_ITEMS) this.addToItem(impression, expected);
+    if (parts & STATS_USERS) this.addToUser(impression, expected);
+  }
+
+  private addToItem(impression: StatsImpression, expected: number): void {
+    if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
     const clicked = impression.clicked;
     let item = this.items.get(impression.item_id);
     if (!item) this.items.set(impression.item_id, (item = { ...newCounts(), bySegment: new Map() }));
@@ -181,10 +236,16 @@ export class FeatureStatsAccumulator {
       b.all.expected += expected;
       addRate(b.bySegment, segment, clicked, expected);
     }
+    this.totalClicks += clicked;
+    this.totalPurchases += impression.purchased;
+  }
 
+  private addToUser(impression: StatsImpression, expected: number): void {
+    const clicked = impression.clicked;
+    const brand = this.lookups.itemBrand?.get(impression.item_id);
     let user = this.users.get(impression.user_id);
     if (!user) {
-      user = { ...newCounts(), clickedPriceSum: 0, shownPriceSum: 0, byCategory: new Map(), byBrand: new Map() };
+      user = { ...newCounts(), clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, shownByCategory: new Map(), byCategory: new Map(), byBrand: new Map() };
       this.users.set(impression.user_id, user);
     }
     user.impressions++;
@@ -192,11 +253,15 @@ export class FeatureStatsAccumulator {
     user.purchases += impression.purchased;
     user.expected += expected;
     user.shownPriceSum += impression.price;
-    if (clicked) user.clickedPriceSum += impression.price;
-    addRate(user.byCategory, this.lookups.itemCategory.get(impression.item_id), clicked, expected);
+    const category = this.lookups.itemCategory.get(impression.item_id);
+    if (clicked) {
+      user.clickedPriceSum += impression.price;
+      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
+      if (median !== undefined && impression.price > 0) user.clickedRelativePriceSum += Math.log(impression.price / median);
+    }
+    if (category !== undefined) user.shownByCategory.set(category, (user.shownByCategory.get(category) ?? 0) + 1);
+    addRate(user.byCategory, category, clicked, expected);
     addRate(user.byBrand, brand, clicked, expected);
-    this.totalClicks += clicked;
-    this.totalPurchases += impression.purchased;
   }
 
   /** Purchases per click over the whole log (the prior for sparse items). */
@@ -219,6 +284,8 @@ export class FeatureStatsAccumulator {
     let avgPrice = 0;
     if (s && s.clicks > 0) avgPrice = s.clickedPriceSum / s.clicks;
     else if (s && s.impressions > 0) avgPrice = s.shownPriceSum / s.impressions;
+    const categoryShare: Record<string, number> = {};
+    if (s) for (const [category, n] of s.shownByCategory) categoryShare[category] = round4(n / s.impressions);
     const record: UserFeatures = {
       segment: profile.segment,
       loyalty_tier: profile.loyalty_tier,
@@ -230,6 +297,9 @@ export class FeatureStatsAccumulator {
       category_affinity: affinity,
       brand_affinity: brandAffinity,
       avg_click_price: round4(avgPrice),
+      category_share: categoryShare,
+      // Shrunk towards 0 (the category's median) with RELATIVE_PRICE_PRIOR pseudo-clicks.
+      relative_click_price: round4(s ? s.clickedRelativePriceSum / (s.clicks + RELATIVE_PRICE_PRIOR) : 0),
     };
     // No price history: leave the field out so the feature default applies.
     if (avgPrice <= 0) delete (record as Partial<UserFeatures>).avg_click_price;
@@ -249,6 +319,12 @@ export class FeatureStatsAccumulator {
     const frozen = Object.freeze(out);
     this.brandAffinityCache.set(brand, frozen);
     return frozen;
+  }
+
+  /** log(price / the category's median price), when both are known */
+  private priceVsCategory(item: CatalogItem): { price_vs_category?: number } {
+    const median = this.lookups.categoryMedianPrice?.get(item.category);
+    return median !== undefined && item.price > 0 ? { price_vs_category: round4(Math.log(item.price / median)) } : {};
   }
 
   itemFeatures(item: CatalogItem): ItemFeatures {
@@ -271,6 +347,7 @@ export class FeatureStatsAccumulator {
       segment_coec: bySegment,
       brand_segment_affinity: this.brandSegmentAffinity(item.brand),
       cvr: round4(s ? (s.purchases + CVR_PRIOR_CLICKS * prior) / (s.clicks + CVR_PRIOR_CLICKS) : prior),
+      ...this.priceVsCategory(item),
     };
   }
 }

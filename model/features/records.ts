@@ -26,6 +26,10 @@ export interface UserFeatures extends RawRecord {
   brand_affinity: Record<string, number>;
   /** mean price of items the user clicked; the user's overall mean shown price when no clicks */
   avg_click_price: number;
+  /** category -> share of the user's impressions in it (where they browse) */
+  category_share: Record<string, number>;
+  /** mean log(price / category median price) of clicked items, shrunk towards 0: the user's price level */
+  relative_click_price: number;
 }
 
 /** fs:<version>:i:<itemId> */
@@ -45,6 +49,8 @@ export interface ItemFeatures extends RawRecord {
   brand_segment_affinity: Record<string, number>;
   /** smoothed purchases per click */
   cvr: number;
+  /** log(price / median price of the category), absent when the category's median is unknown */
+  price_vs_category?: number;
 }
 
 /** The request context after derivation (hour from the request time). */

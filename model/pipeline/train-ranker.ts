@@ -3,7 +3,7 @@
 // onnxruntime scores them.
 import { createHash } from 'node:crypto';
 import { commerceV2Features, type CommerceFeatureOptions } from '../features/commerce-v2.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS } from '../features/compute.ts';
+import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
 import { fitFeatures } from '../features/fit.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { FEATURE_SET_SCHEMA } from '../features/records.ts';
@@ -107,13 +107,13 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       `the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${options.validationDays} validation and ${testDays} test days`,
     );
   }
-  const range = { originTs, windowDays: FEATURE_WINDOW_DAYS };
+  const range = { originTs, windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
   const day = (ts: number) => (ts - originTs) / DAY_MS;
   const trainSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: trainFrom, toTs: validFrom })];
   const validSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: validFrom, toTs: testFrom })];
   const testSlates = testDays > 0 ? [...pointInTimeSlates(log, world, { ...range, fromTs: testFrom, toTs: endTs })] : [];
   options.log(
-    `slates: ${trainSlates.length} train (days ${FEATURE_WINDOW_DAYS}-${day(validFrom)}), ${validSlates.length} validation (days ${day(validFrom)}-${day(testFrom)}), ${testSlates.length} test (days ${day(testFrom)}-${day(endTs)}); features from the ${FEATURE_WINDOW_DAYS} days before each day`,
+    `slates: ${trainSlates.length} train (days ${FEATURE_WINDOW_DAYS}-${day(validFrom)}), ${validSlates.length} validation (days ${day(validFrom)}-${day(testFrom)}), ${testSlates.length} test (days ${day(testFrom)}-${day(endTs)}); item features from the ${FEATURE_WINDOW_DAYS} days before each day, user features from up to ${USER_WINDOW_DAYS}`,
   );
 
   const template = commerceV2Features(options.features);
@@ -158,6 +158,7 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
     training: {
       ...options.provenance,
       feature_window_days: FEATURE_WINDOW_DAYS,
+      user_window_days: USER_WINDOW_DAYS,
       validation_days: options.validationDays,
       test_days: testDays,
       rows: trainSet.click.length,

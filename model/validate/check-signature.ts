@@ -20,8 +20,37 @@ export interface SignatureCheck {
  * The record fields the worker has at serving time (model/features/records.ts): what the backfill
  * writes per user and item, and the context record the worker derives from a request.
  */
-const USER_FIELDS = new Set(['id', 'segment', 'loyalty_tier', 'tenure_days', 'impressions', 'clicks', 'purchases', 'click_coec', 'category_affinity', 'avg_click_price']);
-const ITEM_FIELDS = new Set(['id', 'category', 'brand', 'price', 'rating', 'age_days', 'impressions', 'clicks', 'purchases', 'click_coec', 'cvr']);
+const USER_FIELDS = new Set([
+  'id',
+  'segment',
+  'loyalty_tier',
+  'tenure_days',
+  'impressions',
+  'clicks',
+  'purchases',
+  'click_coec',
+  'category_affinity',
+  'brand_affinity',
+  'avg_click_price',
+  'category_share',
+  'relative_click_price',
+]);
+const ITEM_FIELDS = new Set([
+  'id',
+  'category',
+  'brand',
+  'price',
+  'rating',
+  'age_days',
+  'impressions',
+  'clicks',
+  'purchases',
+  'click_coec',
+  'segment_coec',
+  'brand_segment_affinity',
+  'cvr',
+  'price_vs_category',
+]);
 const CONTEXT_FIELDS = new Set(['device', 'page', 'hour']);
 
 const describe = (t: TensorInfo) => `${t.name} (${t.dtype} ${formatShape(t.shape)})`;

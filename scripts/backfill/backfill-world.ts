@@ -77,7 +77,7 @@ export async function openInputs(paths: InputPaths): Promise<OpenedInputs> {
       impressions: () => impressions.batches(),
       impressionCurveColumns: () => impressions.batches(['ts', 'position', 'clicked']),
       impressionStatsColumns: () => impressions.batches(['ts', 'user_id', 'item_id', 'position', 'clicked', 'purchased', 'price']),
-      itemAttributes: () => items.batches(['item_id', 'category', 'brand']),
+      itemAttributes: () => items.batches(['item_id', 'category', 'brand', 'price']),
       userSegments: () => users.batches(['user_id', 'segment']),
     },
   };

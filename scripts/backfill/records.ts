@@ -7,7 +7,7 @@
 // replays them instead of reading and parsing the log a second time (~1/4 of a 2M-key backfill's
 // CPU); a bigger log is read again.
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, type StatsImpression } from '../../model/features/compute.ts';
+import { CategoryPrices, DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
 
 /** Impressions the first pass keeps for the statistics (~60 bytes a row with its id strings): beyond, the log is read twice. */
 export const DEFAULT_REPLAY_ROWS = 5_000_000;
@@ -26,14 +26,16 @@ export interface FeatureSources {
   impressionCurveColumns?: () => AsyncIterable<Pick<Impression, 'ts' | 'position' | 'clicked'>[]>;
   /** the columns the curve and the statistics read: the pass that can keep them for replay */
   impressionStatsColumns?: () => AsyncIterable<TimedStatsImpression[]>;
-  itemAttributes?: () => AsyncIterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand'>[]>;
+  itemAttributes?: () => AsyncIterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand' | 'price'>[]>;
   userSegments?: () => AsyncIterable<Pick<UserProfile, 'user_id' | 'segment'>[]>;
 }
 
 export interface StatsWindow {
-  /** records summarise impressions with fromTs <= ts < toTs */
+  /** item records (and the position curve) summarise impressions with fromTs <= ts < toTs */
   fromTs: number;
   toTs: number;
+  /** user records summarise impressions with userFromTs <= ts < toTs (a longer window) */
+  userFromTs: number;
 }
 
 type TimedStatsImpression = StatsImpression & Pick<Impression, 'ts'>;
@@ -77,7 +79,8 @@ class ImpressionReplay {
     const row: StatsImpression = { user_id: '', item_id: '', position: 0, clicked: 0, purchased: 0, price: 0 };
     for (let i = 0; i < this.rows; i++) {
       const ts = this.ts[i]!;
-      if (ts < window.fromTs || ts >= window.toTs) continue;
+      const parts = ts < window.toTs ? statsParts(ts, window.fromTs, window.userFromTs) : 0;
+      if (parts === 0) continue;
       const flags = this.flags[i]!;
       row.user_id = this.userIds[i]!;
       row.item_id = this.itemIds[i]!;
@@ -85,7 +88,7 @@ class ImpressionReplay {
       row.clicked = (flags & 1) as 0 | 1;
       row.purchased = ((flags >> 1) & 1) as 0 | 1;
       row.price = this.price[i]!;
-      stats.add(row);
+      stats.add(row, parts);
     }
   }
 
@@ -116,14 +119,23 @@ function positionBucket(position: number): number {
   return position < 1 ? 1 : position > MAX_POSITION_BUCKET ? MAX_POSITION_BUCKET : Math.floor(position);
 }
 
+/** How many whole days before "tomorrow" the item records (and the curve) and the user records summarise. */
+export interface WindowDays {
+  windowDays: number;
+  userWindowDays: number;
+}
+
+export const SERVING_WINDOW_DAYS: WindowDays = { windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
+
 /**
  * The serving window (the `windowDays` whole days before the day after the log's last impression,
- * i.e. what the trainer's point-in-time features see for "tomorrow") and the position click curve
+ * i.e. what the trainer's point-in-time features see for "tomorrow"; users' `userWindowDays`) and the position click curve
  * over it, from one pass: shown/clicked counts are kept per day and position bucket, and the
  * window's days are replayed into the shared PositionCurve, so its rates are exactly those of a
  * curve fed the window's impressions one by one.
  */
-export async function windowAndCurve(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS, replay?: ImpressionReplay): Promise<{ window: StatsWindow; rates: Float64Array }> {
+export async function windowAndCurve(sources: FeatureSources, days: WindowDays = SERVING_WINDOW_DAYS, replay?: ImpressionReplay): Promise<{ window: StatsWindow; rates: Float64Array }> {
+  const { windowDays, userWindowDays } = days;
   const width = MAX_POSITION_BUCKET + 1;
   const perDay = new Map<number, Float64Array>(); // day -> [shown by bucket..., clicks by bucket...]
   let last = Number.NEGATIVE_INFINITY;
@@ -142,9 +154,9 @@ export async function windowAndCurve(sources: FeatureSources, windowDays = FEATU
     }
   }
   const curve = new PositionCurve();
-  if (!Number.isFinite(last)) return { window: { fromTs: 0, toTs: 0 }, rates: curve.rates() };
+  if (!Number.isFinite(last)) return { window: { fromTs: 0, toTs: 0, userFromTs: 0 }, rates: curve.rates() };
   const toDay = Math.floor(last / DAY_MS) + 1;
-  const window = { fromTs: (toDay - windowDays) * DAY_MS, toTs: toDay * DAY_MS };
+  const window = { fromTs: (toDay - windowDays) * DAY_MS, toTs: toDay * DAY_MS, userFromTs: (toDay - userWindowDays) * DAY_MS };
   for (let day = toDay - windowDays; day < toDay; day++) {
     const counts = perDay.get(day);
     if (!counts) continue;
@@ -158,27 +170,36 @@ export async function windowAndCurve(sources: FeatureSources, windowDays = FEATU
 }
 
 /** Per-user and per-item statistics over the serving window (FeatureStatsAccumulator, the shared module). */
-export async function accumulateStats(sources: FeatureSources, windowDays = FEATURE_WINDOW_DAYS, replayRows = DEFAULT_REPLAY_ROWS): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
+export async function accumulateStats(
+  sources: FeatureSources,
+  days: WindowDays = SERVING_WINDOW_DAYS,
+  replayRows = DEFAULT_REPLAY_ROWS,
+): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
   const replay = replayRows > 0 ? new ImpressionReplay(replayRows) : undefined;
-  const { window, rates } = await windowAndCurve(sources, windowDays, replay);
+  const { window, rates } = await windowAndCurve(sources, days, replay);
   const itemCategory = new Map<string, string>();
   const itemBrand = new Map<string, string>();
+  const prices = new CategoryPrices();
   let items = 0;
   for await (const batch of (sources.itemAttributes ?? sources.items)()) {
     for (const item of batch) {
       itemCategory.set(item.item_id, item.category);
       itemBrand.set(item.item_id, item.brand);
+      prices.add(item.category, item.price);
     }
     items += batch.length;
   }
   const userSegment = new Map<string, string>();
   for await (const batch of (sources.userSegments ?? sources.users)()) for (const user of batch) userSegment.set(user.user_id, user.segment);
-  const stats = new FeatureStatsAccumulator(rates, { itemCategory, itemBrand, userSegment });
+  const stats = new FeatureStatsAccumulator(rates, { itemCategory, itemBrand, userSegment, categoryMedianPrice: prices.medians() });
   if (replay?.complete) {
     replay.replay(stats, window);
   } else {
     for await (const batch of sources.impressions()) {
-      for (const impression of batch) if (impression.ts >= window.fromTs && impression.ts < window.toTs) stats.add(impression);
+      for (const impression of batch) {
+        const parts = impression.ts < window.toTs ? statsParts(impression.ts, window.fromTs, window.userFromTs) : 0;
+        if (parts !== 0) stats.add(impression, parts);
+      }
     }
   }
   return { stats, window, items };

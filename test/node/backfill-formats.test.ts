@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
+import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS, STATS_ALL, STATS_USERS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
 import { ACTIVE_KEY, itemKey, userKey } from '../../model/features/kv-layout.ts';
 import { createWorld, readImpressions, readItems, readUsers, worldSettings, writeWorld } from '../../model/world/index.ts';
 import { featureChunks, openInputs, runBackfill, worldInputs, type InputPaths } from '../../scripts/backfill/backfill-world.ts';
-import { accumulateStats } from '../../scripts/backfill/records.ts';
+import { accumulateStats, SERVING_WINDOW_DAYS } from '../../scripts/backfill/records.ts';
 import { MemoryKvTarget } from '../../scripts/backfill/kv-target.ts';
 import { IMPRESSIONS_TABLE, openTable, USERS_TABLE, ITEMS_TABLE, TableError } from '../../scripts/backfill/tables.ts';
 
@@ -104,11 +104,15 @@ describe('backfill inputs', () => {
     // Reference: the window and the statistics computed directly with the feature module.
     const last = Math.max(...impressions.map((i) => i.ts));
     const toTs = (Math.floor(last / DAY_MS) + 1) * DAY_MS;
-    const inWindow = impressions.filter((i) => i.ts >= toTs - FEATURE_WINDOW_DAYS * DAY_MS && i.ts < toTs);
+    const itemFrom = toTs - FEATURE_WINDOW_DAYS * DAY_MS;
+    const userFrom = toTs - USER_WINDOW_DAYS * DAY_MS;
     const curve = new PositionCurve();
-    for (const imp of inWindow) curve.add(imp);
+    for (const imp of impressions) if (imp.ts >= itemFrom && imp.ts < toTs) curve.add(imp);
     const stats = new FeatureStatsAccumulator(curve.rates(), entityLookups(users, items));
-    for (const imp of inWindow) stats.add(imp);
+    for (const imp of impressions) {
+      if (imp.ts >= itemFrom && imp.ts < toTs) stats.add(imp, STATS_ALL);
+      else if (imp.ts >= userFrom && imp.ts < toTs) stats.add(imp, STATS_USERS);
+    }
     const expected = new Map<string, string>();
     for (const item of items) expected.set(itemKey(VERSION, item.item_id), JSON.stringify(stats.itemFeatures(item)));
     for (const user of users) expected.set(userKey(VERSION, user.user_id), JSON.stringify(stats.userFeatures(user)));
@@ -124,7 +128,7 @@ describe('backfill inputs', () => {
   it('gives the same records whether the first pass keeps the log for replay, keeps none, or outgrows its cap', async () => {
     const records = async (replayRows: number) => {
       const inputs = await openInputs(worldInputs(join(dir, 'world')));
-      const { stats } = await accumulateStats(inputs.sources, FEATURE_WINDOW_DAYS, replayRows);
+      const { stats } = await accumulateStats(inputs.sources, SERVING_WINDOW_DAYS, replayRows);
       const out: string[] = [];
       for await (const chunk of featureChunks(inputs.sources, stats, VERSION)) chunk.keys.forEach((key, k) => out.push(`${key}=${chunk.value(k)}`));
       return out;

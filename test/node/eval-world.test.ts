@@ -66,6 +66,9 @@ function expectContract(summary: Record<string, unknown>): void {
   // gap_closed is the stated formula over the stated numbers (each rounded to 5 decimals)
   expect(s.gap_closed.auc).toBeCloseTo(gapClosed(s.auc_expected.ctr.int8, s.auc_expected.ctr.popularity, s.oracle.ctr_auc_expected), 3);
   expect(s.gap_closed.revenue).toBeCloseTo(gapClosed(s.revenue_per_slate.int8, s.revenue_per_slate.popularity, s.oracle.revenue_per_slate), 3);
+  // the segment-level ceiling knows more than popularity and less than the oracle
+  expect(s.gap_closed_segment_ceiling.auc).toBeGreaterThan(0);
+  expect(s.gap_closed_segment_ceiling.auc).toBeLessThan(1);
 }
 
 describe('eval on a world, model trained in-process', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureAssembler, type SlateRecords } from '../../model/features/assemble.ts';
-import { FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
+import { CategoryPrices, entityLookups, FeatureStatsAccumulator, PositionCurve, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
+import { pointInTimeSlates } from '../../model/dataset/point-in-time.ts';
 import { fitFeatures } from '../../model/features/fit.ts';
 import { fnv1a32 } from '../../model/features/hash.ts';
 import { parseManifest, type FeatureSpec, type Manifest, type ModelInput } from '../../model/features/manifest.ts';
@@ -234,6 +235,69 @@ describe('feature statistics from a log', () => {
     const known = stats.userFeatures({ user_id: 'u2', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(known.impressions).toBe(500);
     expect(known.category_affinity.b).toBeGreaterThan(known.category_affinity.a!);
+  });
+});
+
+describe('price and browsing statistics', () => {
+  // Category a's catalog prices have median 10, b's median 100.
+  const catalog = [
+    { item_id: 'a1', category: 'a', brand: 'x', price: 5, rating: 4, age_days: 1 },
+    { item_id: 'a2', category: 'a', brand: 'x', price: 10, rating: 4, age_days: 1 },
+    { item_id: 'a3', category: 'a', brand: 'x', price: 20, rating: 4, age_days: 1 },
+    { item_id: 'b1', category: 'b', brand: 'y', price: 100, rating: 4, age_days: 1 },
+  ];
+  const lookups = entityLookups([{ user_id: 'u', segment: 's' }], catalog);
+  const impression = (item: string, clicked: 0 | 1, price: number): Impression => ({ request_id: 'r', ts: 0, user_id: 'u', device: 'mobile', page: 'home', item_id: item, position: 1, clicked, purchased: 0, price });
+
+  it('takes each category\'s median catalog price', () => {
+    expect(lookups.categoryMedianPrice).toEqual(new Map([['a', 10], ['b', 100]]));
+    const prices = new CategoryPrices();
+    for (const p of [4, 1, 3, 2]) prices.add('c', p);
+    prices.add('c', Number.NaN);
+    prices.add('c', 0);
+    expect(prices.medians().get('c')).toBe(2.5);
+  });
+
+  it('gives an item its log price relative to the category median, and a user the shrunk mean of theirs over clicks', () => {
+    const stats = new FeatureStatsAccumulator(new Float64Array(51).fill(0.1), lookups);
+    // three impressions in a, one in b; clicks on the dearer a3 (2x the median) and on a1 (half)
+    for (const imp of [impression('a3', 1, 20), impression('a3', 1, 20), impression('a1', 1, 5), impression('b1', 0, 100)]) stats.add(imp);
+    expect(stats.itemFeatures(catalog[2]!).price_vs_category).toBeCloseTo(Math.log(2), 3);
+    expect(stats.itemFeatures({ ...catalog[0]!, category: 'unknown' }).price_vs_category).toBeUndefined();
+    const user = stats.userFeatures({ user_id: 'u', segment: 's', loyalty_tier: 'none', tenure_days: 1 });
+    // (2 log 2 + log 0.5) over 3 clicks plus 2 pseudo-clicks at the median
+    expect(user.relative_click_price).toBeCloseTo(Math.log(2) / 5, 3);
+    expect(user.category_share).toEqual({ a: 0.75, b: 0.25 });
+    const nobody = stats.userFeatures({ user_id: 'v', segment: 's', loyalty_tier: 'none', tenure_days: 1 });
+    expect(nobody.relative_click_price).toBe(0);
+    expect(nobody.category_share).toEqual({});
+  });
+
+  it('feeds only the statistics an impression is added to', () => {
+    const stats = new FeatureStatsAccumulator(new Float64Array(51).fill(0.1), lookups);
+    stats.add(impression('a1', 1, 5), STATS_USERS);
+    stats.add(impression('b1', 1, 100), STATS_ITEMS);
+    const user = stats.userFeatures({ user_id: 'u', segment: 's', loyalty_tier: 'none', tenure_days: 1 });
+    expect(user.clicks).toBe(1);
+    expect(user.category_share).toEqual({ a: 1 });
+    expect(stats.itemFeatures(catalog[0]!).impressions).toBe(0);
+    expect(stats.itemFeatures(catalog[3]!).clicks).toBe(1);
+  });
+});
+
+describe('point-in-time windows', () => {
+  it('gives a day\'s slates user records over the longer user window and item records over the item window', () => {
+    const day = 86_400_000;
+    const users = new Map([['u', { user_id: 'u', segment: 's', loyalty_tier: 'none', tenure_days: 1 }]]);
+    const items = new Map([['i', { item_id: 'i', category: 'a', brand: 'x', price: 10, rating: 4, age_days: 1 }]]);
+    const at = (d: number, request: string): Impression => ({ request_id: request, ts: d * day + 1000, user_id: 'u', device: 'mobile', page: 'home', item_id: 'i', position: 1, clicked: 1, purchased: 0, price: 10 });
+    // clicks on days 0 (in the user window of day 20 only) and 15 (in both), then the evaluated slate on day 20
+    const log = [at(0, 'r0'), at(15, 'r15'), at(20, 'r20')];
+    const [slate, ...rest] = [...pointInTimeSlates(log, { users, items }, { originTs: 0, fromTs: 20 * day, toTs: 21 * day, windowDays: 7, userWindowDays: 28 })];
+    expect(rest).toEqual([]);
+    expect(slate!.requestId).toBe('r20');
+    expect(slate!.user?.clicks).toBe(2);
+    expect(slate!.items[0]!.stored?.clicks).toBe(1);
   });
 });
 

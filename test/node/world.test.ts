@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Impression } from '../../model/data/impressions.ts';
+import { segmentLevelTruth, segmentLevelUsers } from '../../model/world/segment-truth.ts';
 import {
   CsvFormatError,
   DEVICES,
@@ -192,6 +193,27 @@ describe('ground truth', () => {
     );
     expect(auc).toBeGreaterThan(0.75);
     expect(auc).toBeLessThan(0.82);
+  });
+
+  it('has a segment-level ceiling: users reduced to their segment, items untouched, ranking between popularity and the oracle', () => {
+    const users = segmentLevelUsers(tiny.users, tiny.params, tiny.settings.latentDim);
+    const same = (u: number, v: number) =>
+      users.priceLevel[u] === users.priceLevel[v] && users.latent.subarray(u * 4, u * 4 + 4).every((x: number, d: number) => x === users.latent[v * 4 + d]);
+    const first = new Map<number, number>();
+    for (let u = 0; u < users.count; u++) {
+      const s = users.segment[u]!;
+      if (!first.has(s)) first.set(s, u);
+      expect(same(u, first.get(s)!)).toBe(true);
+    }
+    expect(first.size).toBeGreaterThan(1);
+    const ceiling = segmentLevelTruth(tiny);
+    const rows = log.slice(0, 4000);
+    const truth = rows.map((row) => tiny.impressionTruth(row).pClick);
+    const clicks = rows.map((row) => row.clicked);
+    const atTop = (row: (typeof rows)[number]) => ceiling.attractiveness(tiny.userIndex(row.user_id)!, tiny.itemIndex(row.item_id)!, tiny.contextOf(row)) * tiny.examination(row.position);
+    const ceilingAuc = rocAuc(rows.map(atTop), clicks);
+    expect(ceilingAuc).toBeLessThan(rocAuc(truth, clicks));
+    expect(ceilingAuc).toBeGreaterThan(0.7);
   });
 
   it('shows position bias in the log', () => {
