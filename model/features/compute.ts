@@ -93,6 +93,8 @@ interface Counts {
 
 /** Clicks against expected clicks in one slice (a category, a brand, a segment). */
 interface Rate {
+  /** impressions in the slice */
+  shown: number;
   clicks: number;
   expected: number;
 }
@@ -102,8 +104,6 @@ interface UserStats extends Counts {
   shownPriceSum: number;
   /** sum over clicks of log(price / the category's median price) */
   clickedRelativePriceSum: number;
-  /** category -> impressions: where the user browses (browsing follows their tastes) */
-  shownByCategory: Map<string, number>;
   byCategory: Map<string, Rate>;
   byBrand: Map<string, Rate>;
 }
@@ -112,12 +112,12 @@ interface ItemStats extends Counts {
   bySegment: Map<string, Rate>;
 }
 
-const newCounts = (): Counts => ({ impressions: 0, clicks: 0, purchases: 0, expected: 0 });
 
 function addRate(slices: Map<string, Rate>, key: string | undefined, clicked: number, expected: number): void {
   if (key === undefined) return;
   let r = slices.get(key);
-  if (!r) slices.set(key, (r = { clicks: 0, expected: 0 }));
+  if (!r) slices.set(key, (r = { shown: 0, clicks: 0, expected: 0 }));
+  r.shown++;
   r.clicks += clicked;
   r.expected += expected;
 }
@@ -213,25 +213,25 @@ export class FeatureStatsAccumulator {
   /** Adds one impression to the item statistics, the user statistics or both (`parts`, STATS_*). */
   add(impression: StatsImpression, parts = STATS_ALL): void {
     const expected = this.positionRates[bucket(impression.position)]!;
-    if (parts & STATS_ITEMS) this.addToItem(impression, expected);
-    if (parts & STATS_USERS) this.addToUser(impression, expected);
+    const brand = this.lookups.itemBrand?.get(impression.item_id);
+    if (parts & STATS_ITEMS) this.addToItem(impression, expected, brand);
+    if (parts & STATS_USERS) this.addToUser(impression, expected, brand);
   }
 
-  private addToItem(impression: StatsImpression, expected: number): void {
+  private addToItem(impression: StatsImpression, expected: number, brand: string | undefined): void {
     if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
     const clicked = impression.clicked;
     let item = this.items.get(impression.item_id);
-    if (!item) this.items.set(impression.item_id, (item = { ...newCounts(), bySegment: new Map() }));
+    if (!item) this.items.set(impression.item_id, (item = { impressions: 0, clicks: 0, purchases: 0, expected: 0, bySegment: new Map() }));
     item.impressions++;
     item.clicks += clicked;
     item.purchases += impression.purchased;
     item.expected += expected;
     const segment = this.lookups.userSegment?.get(impression.user_id);
     if (segment !== undefined) addRate(item.bySegment, segment, clicked, expected);
-    const brand = this.lookups.itemBrand?.get(impression.item_id);
     if (brand !== undefined) {
       let b = this.brandSegments.get(brand);
-      if (!b) this.brandSegments.set(brand, (b = { all: { clicks: 0, expected: 0 }, bySegment: new Map() }));
+      if (!b) this.brandSegments.set(brand, (b = { all: { shown: 0, clicks: 0, expected: 0 }, bySegment: new Map() }));
       b.all.clicks += clicked;
       b.all.expected += expected;
       addRate(b.bySegment, segment, clicked, expected);
@@ -240,12 +240,12 @@ export class FeatureStatsAccumulator {
     this.totalPurchases += impression.purchased;
   }
 
-  private addToUser(impression: StatsImpression, expected: number): void {
+  private addToUser(impression: StatsImpression, expected: number, brand: string | undefined): void {
     const clicked = impression.clicked;
-    const brand = this.lookups.itemBrand?.get(impression.item_id);
     let user = this.users.get(impression.user_id);
     if (!user) {
-      user = { ...newCounts(), clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, shownByCategory: new Map(), byCategory: new Map(), byBrand: new Map() };
+      // A literal, not a spread of newCounts(): one hidden class for every user (the hot path adds to them).
+      user = { impressions: 0, clicks: 0, purchases: 0, expected: 0, clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, byCategory: new Map(), byBrand: new Map() };
       this.users.set(impression.user_id, user);
     }
     user.impressions++;
@@ -259,7 +259,6 @@ export class FeatureStatsAccumulator {
       const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
       if (median !== undefined && impression.price > 0) user.clickedRelativePriceSum += Math.log(impression.price / median);
     }
-    if (category !== undefined) user.shownByCategory.set(category, (user.shownByCategory.get(category) ?? 0) + 1);
     addRate(user.byCategory, category, clicked, expected);
     addRate(user.byBrand, brand, clicked, expected);
   }
@@ -285,7 +284,8 @@ export class FeatureStatsAccumulator {
     if (s && s.clicks > 0) avgPrice = s.clickedPriceSum / s.clicks;
     else if (s && s.impressions > 0) avgPrice = s.shownPriceSum / s.impressions;
     const categoryShare: Record<string, number> = {};
-    if (s) for (const [category, n] of s.shownByCategory) categoryShare[category] = round4(n / s.impressions);
+    // Where the user browses: their impressions per category (browsing follows their tastes).
+    if (s) for (const [category, c] of s.byCategory) categoryShare[category] = round4(c.shown / s.impressions);
     const record: UserFeatures = {
       segment: profile.segment,
       loyalty_tier: profile.loyalty_tier,
@@ -296,13 +296,13 @@ export class FeatureStatsAccumulator {
       click_coec: round4(coec),
       category_affinity: affinity,
       brand_affinity: brandAffinity,
-      avg_click_price: round4(avgPrice),
+      // No price history: undefined, which JSON leaves out, so the feature default applies. (Not a
+      // delete: that turns the record into a slow dictionary object for JSON.stringify.)
+      avg_click_price: avgPrice > 0 ? round4(avgPrice) : undefined,
       category_share: categoryShare,
       // Shrunk towards 0 (the category's median) with RELATIVE_PRICE_PRIOR pseudo-clicks.
       relative_click_price: round4(s ? s.clickedRelativePriceSum / (s.clicks + RELATIVE_PRICE_PRIOR) : 0),
     };
-    // No price history: leave the field out so the feature default applies.
-    if (avgPrice <= 0) delete (record as Partial<UserFeatures>).avg_click_price;
     return record;
   }
 
@@ -322,9 +322,9 @@ export class FeatureStatsAccumulator {
   }
 
   /** log(price / the category's median price), when both are known */
-  private priceVsCategory(item: CatalogItem): { price_vs_category?: number } {
+  private priceVsCategory(item: CatalogItem): number | undefined {
     const median = this.lookups.categoryMedianPrice?.get(item.category);
-    return median !== undefined && item.price > 0 ? { price_vs_category: round4(Math.log(item.price / median)) } : {};
+    return median !== undefined && item.price > 0 ? round4(Math.log(item.price / median)) : undefined;
   }
 
   itemFeatures(item: CatalogItem): ItemFeatures {
@@ -347,7 +347,7 @@ export class FeatureStatsAccumulator {
       segment_coec: bySegment,
       brand_segment_affinity: this.brandSegmentAffinity(item.brand),
       cvr: round4(s ? (s.purchases + CVR_PRIOR_CLICKS * prior) / (s.clicks + CVR_PRIOR_CLICKS) : prior),
-      ...this.priceVsCategory(item),
+      price_vs_category: this.priceVsCategory(item),
     };
   }
 }

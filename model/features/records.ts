@@ -24,8 +24,8 @@ export interface UserFeatures extends RawRecord {
   category_affinity: Record<string, number>;
   /** brand -> the same for brands the user was exposed to enough (or clicked) */
   brand_affinity: Record<string, number>;
-  /** mean price of items the user clicked; the user's overall mean shown price when no clicks */
-  avg_click_price: number;
+  /** mean price of items the user clicked; the user's overall mean shown price when no clicks; undefined (left out of the JSON) without either */
+  avg_click_price?: number | undefined;
   /** category -> share of the user's impressions in it (where they browse) */
   category_share: Record<string, number>;
   /** mean log(price / category median price) of clicked items, shrunk towards 0: the user's price level */
@@ -50,7 +50,7 @@ export interface ItemFeatures extends RawRecord {
   /** smoothed purchases per click */
   cvr: number;
   /** log(price / median price of the category), absent when the category's median is unknown */
-  price_vs_category?: number;
+  price_vs_category?: number | undefined;
 }
 
 /** The request context after derivation (hour from the request time). */

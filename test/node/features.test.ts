@@ -231,7 +231,8 @@ describe('feature statistics from a log', () => {
     const user = stats.userFeatures({ user_id: 'nobody', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(user.click_coec).toBe(1);
     expect(user.category_affinity).toEqual({});
-    expect('avg_click_price' in user).toBe(false);
+    expect(user.avg_click_price).toBeUndefined();
+    expect(JSON.parse(JSON.stringify(user))).not.toHaveProperty('avg_click_price');
     const known = stats.userFeatures({ user_id: 'u2', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(known.impressions).toBe(500);
     expect(known.category_affinity.b).toBeGreaterThan(known.category_affinity.a!);
