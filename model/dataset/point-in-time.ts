@@ -1,7 +1,7 @@
 // Point-in-time training slates: every impression of day d is paired with the feature records a
 // daily backfill would have served on day d, i.e. statistics over the window [d - W, d). No label
 // of day d leaks into its own features, and records are as fresh in training as in serving.
-// Users' statistics cover a longer window than items' (USER_WINDOW_DAYS, FEATURE_WINDOW_DAYS).
+// Items' and users' statistics each have their own window (ITEM_WINDOW_DAYS, USER_WINDOW_DAYS).
 import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
 import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, STATS_ITEMS, STATS_USERS, type EntityLookups } from '../features/compute.ts';
 import type { RawRecord } from '../features/records.ts';

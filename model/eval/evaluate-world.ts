@@ -12,7 +12,7 @@ import type { Impression } from '../data/impressions.ts';
 import { pointInTimeSlates } from '../dataset/point-in-time.ts';
 import type { LabelledSlate } from '../dataset/slates.ts';
 import { assembleTrainingSet } from '../dataset/training-set.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
+import { DAY_MS, ITEM_WINDOW_DAYS, MIN_HISTORY_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { ensureWorldFiles, worldDir } from '../pipeline/ensure-world.ts';
@@ -116,10 +116,10 @@ export function rankerWindows(log: readonly Impression[], validationDays: number
   if (log.length === 0) throw new Error('the impression log is empty');
   const originTs = Math.floor(log[0]!.ts / DAY_MS) * DAY_MS;
   const endTs = (Math.floor(log[log.length - 1]!.ts / DAY_MS) + 1) * DAY_MS;
-  const trainFrom = originTs + FEATURE_WINDOW_DAYS * DAY_MS;
+  const trainFrom = originTs + MIN_HISTORY_DAYS * DAY_MS;
   const heldOutFrom = endTs - (testDays > 0 ? testDays : validationDays) * DAY_MS;
   if (heldOutFrom - (testDays > 0 ? validationDays * DAY_MS : 0) <= trainFrom) {
-    throw new Error(`the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${validationDays + testDays} held-out days`);
+    throw new Error(`the log spans ${(endTs - originTs) / DAY_MS} days: too short for ${MIN_HISTORY_DAYS} days of history plus ${validationDays + testDays} held-out days`);
   }
   const trainTo = heldOutFrom - (testDays > 0 ? validationDays * DAY_MS : 0);
   return { originTs, trainFrom, trainTo, heldOutFrom, endTs };
@@ -127,7 +127,7 @@ export function rankerWindows(log: readonly Impression[], validationDays: number
 
 /** Point-in-time slates of [fromTs, toTs), as train-ranker builds them. */
 export function worldSlates(loaded: LoadedWorldLog, windows: RankerWindows, fromTs: number, toTs: number): LabelledSlate[] {
-  return [...pointInTimeSlates(loaded.log, loaded, { originTs: windows.originTs, windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS, fromTs, toTs })];
+  return [...pointInTimeSlates(loaded.log, loaded, { originTs: windows.originTs, windowDays: ITEM_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS, fromTs, toTs })];
 }
 
 /** Item popularity over the log's impressions with ts in [fromTs, toTs). */
@@ -369,7 +369,7 @@ export async function evaluateWorldArtifact(dir: string, options: WorldRunOption
     slates,
     popularity: logPopularity(loaded.log, w.trainFrom, w.trainTo),
     trainingWindow: `the training window (${windowText(w, w.trainFrom, w.trainTo)})`,
-    heldOutDescription: `the last ${heldOutDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features (items from the ${FEATURE_WINDOW_DAYS} days before each day, users from up to ${USER_WINDOW_DAYS})`,
+    heldOutDescription: `the last ${heldOutDays} days of the log (${windowText(w, w.heldOutFrom, w.endTs)}), point-in-time features (items and users from up to ${ITEM_WINDOW_DAYS} and ${USER_WINDOW_DAYS} days before each day)`,
     model: { id: manifest.model.id, version: manifest.model.version, source: 'artifact', dir, objective: manifest.objective, description: manifest.model.description ?? null },
     command: options.command,
     notes,

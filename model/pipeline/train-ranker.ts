@@ -3,7 +3,7 @@
 // onnxruntime scores them.
 import { createHash } from 'node:crypto';
 import { commerceV2Features, type CommerceFeatureOptions } from '../features/commerce-v2.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
+import { DAY_MS, ITEM_WINDOW_DAYS, MIN_HISTORY_DAYS, USER_WINDOW_DAYS } from '../features/compute.ts';
 import { fitFeatures } from '../features/fit.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { FEATURE_SET_SCHEMA } from '../features/records.ts';
@@ -99,21 +99,21 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
   const originTs = Math.floor(log[0]!.ts / DAY_MS) * DAY_MS;
   const endTs = (Math.floor(log[log.length - 1]!.ts / DAY_MS) + 1) * DAY_MS;
   const testDays = options.testDays ?? 0;
-  const trainFrom = originTs + FEATURE_WINDOW_DAYS * DAY_MS;
+  const trainFrom = originTs + MIN_HISTORY_DAYS * DAY_MS;
   const testFrom = endTs - testDays * DAY_MS;
   const validFrom = testFrom - options.validationDays * DAY_MS;
   if (validFrom <= trainFrom) {
     throw new Error(
-      `the log spans ${(endTs - originTs) / DAY_MS} days: too short for a ${FEATURE_WINDOW_DAYS}-day feature window plus ${options.validationDays} validation and ${testDays} test days`,
+      `the log spans ${(endTs - originTs) / DAY_MS} days: too short for ${MIN_HISTORY_DAYS} days of history plus ${options.validationDays} validation and ${testDays} test days`,
     );
   }
-  const range = { originTs, windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
+  const range = { originTs, windowDays: ITEM_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
   const day = (ts: number) => (ts - originTs) / DAY_MS;
   const trainSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: trainFrom, toTs: validFrom })];
   const validSlates = [...pointInTimeSlates(log, world, { ...range, fromTs: validFrom, toTs: testFrom })];
   const testSlates = testDays > 0 ? [...pointInTimeSlates(log, world, { ...range, fromTs: testFrom, toTs: endTs })] : [];
   options.log(
-    `slates: ${trainSlates.length} train (days ${FEATURE_WINDOW_DAYS}-${day(validFrom)}), ${validSlates.length} validation (days ${day(validFrom)}-${day(testFrom)}), ${testSlates.length} test (days ${day(testFrom)}-${day(endTs)}); item features from the ${FEATURE_WINDOW_DAYS} days before each day, user features from up to ${USER_WINDOW_DAYS}`,
+    `slates: ${trainSlates.length} train (days ${MIN_HISTORY_DAYS}-${day(validFrom)}), ${validSlates.length} validation (days ${day(validFrom)}-${day(testFrom)}), ${testSlates.length} test (days ${day(testFrom)}-${day(endTs)}); item and user features from up to ${ITEM_WINDOW_DAYS} and ${USER_WINDOW_DAYS} days before each day`,
   );
 
   const template = commerceV2Features(options.features);
@@ -157,8 +157,9 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
     metrics: { [testDays > 0 ? 'test' : 'validation']: { rows: heldOut.click.length, slates: testDays > 0 ? testSlates.length : validSlates.length, ...metrics } },
     training: {
       ...options.provenance,
-      feature_window_days: FEATURE_WINDOW_DAYS,
+      item_window_days: ITEM_WINDOW_DAYS,
       user_window_days: USER_WINDOW_DAYS,
+      min_history_days: MIN_HISTORY_DAYS,
       validation_days: options.validationDays,
       test_days: testDays,
       rows: trainSet.click.length,

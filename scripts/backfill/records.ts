@@ -7,7 +7,7 @@
 // replays them instead of reading and parsing the log a second time (~1/4 of a 2M-key backfill's
 // CPU); a bigger log is read again.
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { CategoryPrices, DAY_MS, FEATURE_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
+import { CategoryPrices, DAY_MS, ITEM_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
 
 /** Impressions the first pass keeps for the statistics (~60 bytes a row with its id strings): beyond, the log is read twice. */
 export const DEFAULT_REPLAY_ROWS = 5_000_000;
@@ -125,7 +125,7 @@ export interface WindowDays {
   userWindowDays: number;
 }
 
-export const SERVING_WINDOW_DAYS: WindowDays = { windowDays: FEATURE_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
+export const SERVING_WINDOW_DAYS: WindowDays = { windowDays: ITEM_WINDOW_DAYS, userWindowDays: USER_WINDOW_DAYS };
 
 /**
  * The serving window (the `windowDays` whole days before the day after the log's last impression,

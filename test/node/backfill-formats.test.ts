@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, FEATURE_WINDOW_DAYS, USER_WINDOW_DAYS, STATS_ALL, STATS_USERS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
+import { DAY_MS, ITEM_WINDOW_DAYS, USER_WINDOW_DAYS, STATS_ALL, STATS_USERS, entityLookups, FeatureStatsAccumulator, PositionCurve } from '../../model/features/compute.ts';
 import { ACTIVE_KEY, itemKey, userKey } from '../../model/features/kv-layout.ts';
 import { createWorld, readImpressions, readItems, readUsers, worldSettings, writeWorld } from '../../model/world/index.ts';
 import { featureChunks, openInputs, runBackfill, worldInputs, type InputPaths } from '../../scripts/backfill/backfill-world.ts';
@@ -104,7 +104,7 @@ describe('backfill inputs', () => {
     // Reference: the window and the statistics computed directly with the feature module.
     const last = Math.max(...impressions.map((i) => i.ts));
     const toTs = (Math.floor(last / DAY_MS) + 1) * DAY_MS;
-    const itemFrom = toTs - FEATURE_WINDOW_DAYS * DAY_MS;
+    const itemFrom = toTs - ITEM_WINDOW_DAYS * DAY_MS;
     const userFrom = toTs - USER_WINDOW_DAYS * DAY_MS;
     const curve = new PositionCurve();
     for (const imp of impressions) if (imp.ts >= itemFrom && imp.ts < toTs) curve.add(imp);
