@@ -263,8 +263,11 @@ interface Throughput {
   latency_p50_ms: number;
   latency_p99_ms: number;
   requests: number;
+  /** connection errors and timeouts */
   errors: number;
   non2xx: number;
+  /** status code -> count, non-2xx answers only */
+  non2xx_codes: Record<string, number>;
 }
 
 async function throughput(base: string, bodies: string[], opts: { connections: number; duration?: number; amount?: number }): Promise<Throughput> {
@@ -283,6 +286,7 @@ async function throughput(base: string, bodies: string[], opts: { connections: n
     requests: result.requests.total,
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
+    non2xx_codes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).filter(([code]) => !code.startsWith('2')).map(([code, stat]) => [code, stat?.count ?? 0])),
   };
 }
 
@@ -299,7 +303,10 @@ interface Memory {
   wasm_before_mb: number | null;
   wasm_after_mb: number | null;
   cache: { entries: number; approx_bytes: number } | null;
+  /** connection errors and timeouts */
   errors: number;
+  /** status code -> count of non-2xx answers */
+  non2xx_codes: Record<string, number>;
 }
 
 interface BenchStats {
@@ -332,7 +339,8 @@ async function memoryAfterLoad(server: DevServer, base: string, client: BenchCli
     wasm_before_mb: wasmMb(statsBefore),
     wasm_after_mb: wasmMb(statsAfter),
     cache: { entries: statsAfter.cache.entries, approx_bytes: statsAfter.cache.approx_bytes },
-    errors: run.errors + run.non2xx,
+    errors: run.errors,
+    non2xx_codes: run.non2xx_codes,
   };
 }
 
@@ -501,9 +509,9 @@ async function main(): Promise<void> {
     log(`  cold first requests: ${coldStarts.map((ms) => fmt(ms, 0)).join(', ')}; the first one's Server-Timing ${JSON.stringify(coldFirst.serverTiming)} (its kv stage overlaps ORT's start-up)`);
     log(`  startup of wrangler dev to the first no-op: ${fmt(startupMs, 0)}`);
     log(`  model parity workerd vs onnxruntime-node: max |diff| ${Math.max(model100.max_abs_diff, model500.max_abs_diff).toExponential(1)}`);
-    log(`  autocannon 100 items: p50 ${rps.latency_p50_ms} ms, p99 ${rps.latency_p99_ms} ms, ${rps.errors + rps.non2xx} errors`);
+    log(`  autocannon 100 items: p50 ${rps.latency_p50_ms} ms, p99 ${rps.latency_p99_ms} ms, ${rps.errors} connection errors or timeouts, non-2xx answers ${JSON.stringify(rps.non2xx_codes)}`);
     if (bundle.wrangler_says) log(`  wrangler: ${bundle.wrangler_says}`);
-    if (memory?.cache) log(`  record cache after the memory run: ${memory.cache.entries} entries, ~${mb(memory.cache.approx_bytes)}; ${memory.errors} errors`);
+    if (memory?.cache) log(`  record cache after the memory run: ${memory.cache.entries} entries, ~${mb(memory.cache.approx_bytes)}; ${memory.errors} connection errors or timeouts, non-2xx answers ${JSON.stringify(memory.non2xx_codes)}`);
     log('  for scale: Metarank publishes ~7 ms p50 / 10 ms p99 at 100 items');
     log('  "above no-op": client-side percentile of /v1/rank minus the same percentile of POST /bench/noop with the same body');
     log('  Server-Timing: workerd reports whole milliseconds locally and advances its clock only across I/O');
@@ -548,6 +556,8 @@ async function main(): Promise<void> {
           ort_wasm_mb_after_10k_500: memory?.wasm_after_mb != null ? round(memory.wasm_after_mb, 1) : null,
           rss_mb_after_10k_500: memory?.rss_after_mb !== null && memory?.rss_after_mb !== undefined ? round(memory.rss_after_mb, 1) : null,
           memory_requests: memory?.requests ?? 0,
+          memory_errors: memory?.errors ?? 0,
+          memory_non2xx_codes: memory?.non2xx_codes ?? {},
           endpoint: direct ? 'workerd' : 'wrangler-proxy',
           ort_graph_optimization: options.ortLevel ?? 'basic',
         }),
