@@ -168,6 +168,14 @@ export class CategoryPrices {
   }
 }
 
+/** The part of a record's JSON after its first three fields (segment, loyalty_tier, tenure_days). */
+function noHistoryTail(record: UserFeatures): string {
+  const json = JSON.stringify(record);
+  const at = json.indexOf(',"impressions":');
+  if (Object.keys(record).slice(0, 4).join() !== 'segment,loyalty_tier,tenure_days,impressions' || at < 0) throw new Error('user records must start with segment, loyalty_tier, tenure_days, impressions');
+  return json.slice(at);
+}
+
 /** Lookups from in-memory tables. */
 export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'segment'>>, items: Iterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand' | 'price'>>): Required<EntityLookups> {
   const userSegment = new Map<string, string>();
@@ -201,6 +209,8 @@ export class FeatureStatsAccumulator {
    * Frozen, because every item record of the brand holds the same object.
    */
   private readonly brandAffinityCache = new Map<string, Readonly<Record<string, number>>>();
+  /** the JSON of a no-history user's record after tenure_days (see userRecordJson) */
+  private noHistoryTail: string | undefined;
   private totalClicks = 0;
   private totalPurchases = 0;
 
@@ -272,7 +282,24 @@ export class FeatureStatsAccumulator {
   }
 
   userFeatures(profile: UserProfile): UserFeatures {
+    return this.userRecord(profile, this.users.get(profile.user_id));
+  }
+
+  /**
+   * JSON.stringify(userFeatures(profile)), faster for a user with no impressions in the window: a
+   * catalog-scale backfill writes mostly such users (about 4 in 5 of the bench world's 1M), whose
+   * records differ only in the profile's three fields, so those are spliced before the text the
+   * same code gives every user without history (~3% of a 2M-key backfill's time).
+   */
+  userRecordJson(profile: UserProfile): string {
     const s = this.users.get(profile.user_id);
+    const plain = typeof profile.segment === 'string' && typeof profile.loyalty_tier === 'string' && Number.isFinite(profile.tenure_days);
+    if (s || !plain) return JSON.stringify(this.userRecord(profile, s));
+    this.noHistoryTail ??= noHistoryTail(this.userRecord({ user_id: '', segment: '', loyalty_tier: '', tenure_days: 0 }, undefined));
+    return `{"segment":${JSON.stringify(profile.segment)},"loyalty_tier":${JSON.stringify(profile.loyalty_tier)},"tenure_days":${JSON.stringify(profile.tenure_days)}${this.noHistoryTail}`;
+  }
+
+  private userRecord(profile: UserProfile, s: UserStats | undefined): UserFeatures {
     const coec = s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1;
     const affinity: Record<string, number> = {};
     const brandAffinity: Record<string, number> = {};

@@ -89,7 +89,7 @@ export async function* featureChunks(sources: FeatureSources, stats: FeatureStat
     yield { kind: 'item', keys: rows.map((item) => itemKey(version, item.item_id)), value: (k) => JSON.stringify(stats.itemFeatures(rows[k]!)), origin: (k) => `item ${rows[k]!.item_id}` };
   }
   for await (const rows of sources.users()) {
-    yield { kind: 'user', keys: rows.map((user) => userKey(version, user.user_id)), value: (k) => JSON.stringify(stats.userFeatures(rows[k]!)), origin: (k) => `user ${rows[k]!.user_id}` };
+    yield { kind: 'user', keys: rows.map((user) => userKey(version, user.user_id)), value: (k) => stats.userRecordJson(rows[k]!), origin: (k) => `user ${rows[k]!.user_id}` };
   }
 }
 

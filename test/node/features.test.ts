@@ -227,6 +227,16 @@ describe('feature statistics from a log', () => {
     expect(after.odd).toBeGreaterThan(before.odd!);
   });
 
+  it('writes a user record as JSON exactly as JSON.stringify does, with or without history', () => {
+    const profiles = [
+      { user_id: 'u2', segment: 'even', loyalty_tier: 'gold', tenure_days: 3 },
+      { user_id: 'nobody', segment: 'quote "and" \\ é', loyalty_tier: 'none', tenure_days: 0.5 },
+      { user_id: 'nobody', segment: 's', loyalty_tier: 'none', tenure_days: Number.NaN },
+      { user_id: 'nobody', segment: undefined as unknown as string, loyalty_tier: 'none', tenure_days: 7 },
+    ];
+    for (const profile of profiles) expect(stats.userRecordJson(profile)).toBe(JSON.stringify(stats.userFeatures(profile)));
+  });
+
   it('gives unseen users prior values and omits an unknown price level', () => {
     const user = stats.userFeatures({ user_id: 'nobody', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(user.click_coec).toBe(1);
