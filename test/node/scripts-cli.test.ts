@@ -9,11 +9,15 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '../..');
 const scripts = Object.entries((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts)
   .filter(([, command]) => command.startsWith('tsx '))
-  .map(([name, command]) => ({ name, file: command.slice(4).trim() }));
+  .map(([name, command]) => {
+    // "tsx [node flags] file": the flags go to node, as tsx passes them
+    const words = command.slice(4).trim().split(/\s+/);
+    return { name, file: words[words.length - 1]!, nodeFlags: words.slice(0, -1) };
+  });
 
-function runScript(file: string, args: string[]): Promise<{ code: number | null; output: string }> {
+function runScript(script: { file: string; nodeFlags: string[] }, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [...script.nodeFlags, '--import', 'tsx', script.file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -40,7 +44,7 @@ describe('npm scripts: --help and bad arguments', () => {
   });
 
   it('each prints its usage on --help and exits 0', async () => {
-    const runs = await pooled(scripts.map((s) => () => runScript(s.file, ['--help'])), 4);
+    const runs = await pooled(scripts.map((s) => () => runScript(s, ['--help'])), 4);
     scripts.forEach((s, i) => {
       const { code, output } = runs[i]!;
       expect({ script: s.name, code }).toEqual({ script: s.name, code: 0 });
@@ -49,7 +53,7 @@ describe('npm scripts: --help and bad arguments', () => {
   }, 120_000);
 
   it('each rejects an unknown option with a one-line error and exit 1, no stack trace', async () => {
-    const runs = await pooled(scripts.map((s) => () => runScript(s.file, ['--no-such-option'])), 4);
+    const runs = await pooled(scripts.map((s) => () => runScript(s, ['--no-such-option'])), 4);
     scripts.forEach((s, i) => {
       const { code, output } = runs[i]!;
       expect({ script: s.name, code }).toEqual({ script: s.name, code: 1 });
