@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureAssembler, type SlateRecords } from '../../model/features/assemble.ts';
-import { CategoryPrices, entityLookups, FeatureStatsAccumulator, PositionCurve, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
+import fc from 'fast-check';
+import { CategoryPrices, entityLookups, FeatureStatsAccumulator, PositionCurve, round4, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
 import { pointInTimeSlates } from '../../model/dataset/point-in-time.ts';
 import { fitFeatures } from '../../model/features/fit.ts';
 import { fnv1a32 } from '../../model/features/hash.ts';
@@ -246,6 +247,34 @@ describe('feature statistics from a log', () => {
     const known = stats.userFeatures({ user_id: 'u2', segment: 's', loyalty_tier: 'none', tenure_days: 3 });
     expect(known.impressions).toBe(500);
     expect(known.category_affinity.b).toBeGreaterThan(known.category_affinity.a!);
+  });
+});
+
+describe('round4', () => {
+  const byDefinition = (x: number) => (x === 0 || !Number.isFinite(x) ? x : Number(x.toPrecision(4)));
+
+  it('equals Number(x.toPrecision(4)) bit for bit on any double', () => {
+    fc.assert(fc.property(fc.double(), (x) => Object.is(round4(x), byDefinition(x))), { numRuns: 100_000 });
+    fc.assert(fc.property(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), (x) => Object.is(round4(x), byDefinition(x))), { numRuns: 100_000 });
+  });
+
+  it('equals it at ties, at powers of ten and beside them, and on float32 values', () => {
+    const values: number[] = [0, -0, Number.NaN, Infinity, -Infinity, Number.MIN_VALUE, Number.MAX_VALUE, 1e-300, 1e300];
+    for (let e = -25; e <= 25; e++) {
+      for (let m = 1000; m <= 10_000; m += 7) {
+        const v = m * 10 ** (e - 3);
+        const tie = (m + 0.5) * 10 ** (e - 3);
+        values.push(v, -v, v * (1 + 2 ** -52), v * (1 - 2 ** -53), tie, -tie, tie * (1 + 2 ** -52), tie * (1 - 2 ** -53));
+      }
+    }
+    const f32 = new Float32Array(1);
+    for (let i = 0; i < 20_000; i++) {
+      f32[0] = Math.sin(i) * 7;
+      values.push(f32[0], Math.log1p(Math.abs(f32[0])));
+    }
+    const mismatches = values.filter((x) => !Object.is(round4(x), byDefinition(x)));
+    expect(values.length).toBeGreaterThan(100_000);
+    expect(mismatches).toEqual([]);
   });
 });
 
