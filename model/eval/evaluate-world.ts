@@ -20,7 +20,7 @@ import { scorePerSlate } from '../pipeline/train-dataset.ts';
 import { REFERENCE_FEATURES, REFERENCE_TRAINING, trainRanker, type TrainedRanker, type TrainRankerOptions } from '../pipeline/train-ranker.ts';
 import { loadWorldLog, type LoadedWorldLog } from '../pipeline/world-log.ts';
 import { auc } from '../train/metrics.ts';
-import { createWorld, sigmoid, WORLD_FILES, WORLD_VERSION, type World, type WorldSettings } from '../world/index.ts';
+import { createWorld, WORLD_FILES, WORLD_VERSION, type World, type WorldSettings } from '../world/index.ts';
 import { segmentLevelTruth } from '../world/segment-truth.ts';
 import {
   baselinePolicies,
@@ -42,6 +42,7 @@ import {
 import { expectedAuc, reliability } from './probabilistic-metrics.ts';
 import { pairedBootstrapCI } from './ranking-metrics.ts';
 import { evaluateOnWorld, gapClosed, type Policy } from './world-eval.ts';
+import { slateTruth } from './world-oracle.ts';
 
 type Log = (line: string) => void;
 
@@ -180,16 +181,10 @@ function segmentCeilingPolicy(world: World, slates: readonly LabelledSlate[]): P
   const cvrScore = new Float64Array(rows);
   let row = 0;
   for (const s of slates) {
-    const user = world.userIndex(s.userId ?? '')!;
-    const context = world.contextOf({ device: String(s.context.device), page: String(s.context.page), ts: s.ts });
-    for (const item of s.items) {
-      const i = world.itemIndex(item.id)!;
-      const price = Number(item.inline?.price ?? world.catalogItem(i).price);
-      ctrScore[row] = truth.attractiveness(user, i, context);
-      cvrScore[row] = sigmoid(truth.purchaseLogit(user, i, context));
-      rankScore[row] = ctrScore[row]! * cvrScore[row]! * price;
-      row++;
-    }
+    const t = slateTruth(world, s, truth);
+    ctrScore.set(t.pClickTop, row);
+    cvrScore.set(t.pPurchaseGivenClick, row);
+    for (let i = 0; i < t.price.length; i++, row++) rankScore[row] = t.pClickTop[i]! * t.pPurchaseGivenClick[i]! * t.price[i]!;
   }
   return { name: SEGMENT_CEILING, ctrScore, rankScore, cvrScore };
 }

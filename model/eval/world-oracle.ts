@@ -2,7 +2,8 @@
 // row, and the expected clicks and revenue of serving a slate's items in a given order (position
 // bias included), so rankings can be compared by what they would have earned.
 import type { LabelledSlate } from '../dataset/slates.ts';
-import type { World } from '../world/index.ts';
+import type { GroundTruth } from '../world/ground-truth.ts';
+import { sigmoid, type World } from '../world/index.ts';
 
 export interface SlateTruth {
   /** P(click | shown at position 1): the position-free attractiveness */
@@ -11,21 +12,25 @@ export interface SlateTruth {
   price: Float64Array;
 }
 
-export function slateTruth(world: World, slate: LabelledSlate): SlateTruth {
+/**
+ * The slate's true probabilities under `truth`: the world's own by default, or another ground truth
+ * over the same users and items (the segment-level ceiling).
+ */
+export function slateTruth(world: World, slate: LabelledSlate, truth: GroundTruth = world.truth): SlateTruth {
   const user = world.userIndex(slate.userId ?? '');
   if (user === undefined) throw new Error(`slate ${slate.requestId}: user ${slate.userId} is not in the world`);
   const context = world.contextOf({ device: String(slate.context.device), page: String(slate.context.page), ts: slate.ts });
   const n = slate.items.length;
-  const truth: SlateTruth = { pClickTop: new Float64Array(n), pPurchaseGivenClick: new Float64Array(n), price: new Float64Array(n) };
+  const out: SlateTruth = { pClickTop: new Float64Array(n), pPurchaseGivenClick: new Float64Array(n), price: new Float64Array(n) };
   slate.items.forEach((row, i) => {
     const item = world.itemIndex(row.id);
     if (item === undefined) throw new Error(`slate ${slate.requestId}: item ${row.id} is not in the world`);
-    truth.pClickTop[i] = world.pClickTop(user, item, context);
-    truth.pPurchaseGivenClick[i] = world.pPurchaseGivenClick(user, item, context);
+    out.pClickTop[i] = truth.attractiveness(user, item, context);
+    out.pPurchaseGivenClick[i] = sigmoid(truth.purchaseLogit(user, item, context));
     const price = row.inline?.price ?? world.catalogItem(item).price;
-    truth.price[i] = typeof price === 'number' ? price : Number(price);
+    out.price[i] = typeof price === 'number' ? price : Number(price);
   });
-  return truth;
+  return out;
 }
 
 /** Expected clicks, purchases and revenue of showing the slate's rows in `order` (row indices). */
