@@ -201,19 +201,34 @@ function noHistoryTail(record: UserFeatures): string {
   return json.slice(at);
 }
 
+/** EntityLookups from users and items given one at a time (the backfill streams its tables in batches). */
+export class EntityLookupsBuilder {
+  private readonly userSegment = new Map<string, string>();
+  private readonly itemCategory = new Map<string, string>();
+  private readonly itemBrand = new Map<string, string>();
+  private readonly prices = new CategoryPrices();
+
+  addUser(user: Pick<UserProfile, 'user_id' | 'segment'>): void {
+    this.userSegment.set(user.user_id, user.segment);
+  }
+
+  addItem(item: Pick<CatalogItem, 'item_id' | 'category' | 'brand' | 'price'>): void {
+    this.itemCategory.set(item.item_id, item.category);
+    this.itemBrand.set(item.item_id, item.brand);
+    this.prices.add(item.category, item.price);
+  }
+
+  build(): Required<EntityLookups> {
+    return { userSegment: this.userSegment, itemCategory: this.itemCategory, itemBrand: this.itemBrand, categoryMedianPrice: this.prices.medians() };
+  }
+}
+
 /** Lookups from in-memory tables. */
 export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'segment'>>, items: Iterable<Pick<CatalogItem, 'item_id' | 'category' | 'brand' | 'price'>>): Required<EntityLookups> {
-  const userSegment = new Map<string, string>();
-  for (const u of users) userSegment.set(u.user_id, u.segment);
-  const itemCategory = new Map<string, string>();
-  const itemBrand = new Map<string, string>();
-  const prices = new CategoryPrices();
-  for (const i of items) {
-    itemCategory.set(i.item_id, i.category);
-    itemBrand.set(i.item_id, i.brand);
-    prices.add(i.category, i.price);
-  }
-  return { userSegment, itemCategory, itemBrand, categoryMedianPrice: prices.medians() };
+  const builder = new EntityLookupsBuilder();
+  for (const u of users) builder.addUser(u);
+  for (const i of items) builder.addItem(i);
+  return builder.build();
 }
 
 /** A brand enters a user's record once they clicked it or were expected to click it this often. */

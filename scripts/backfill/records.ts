@@ -7,7 +7,7 @@
 // replays them instead of reading and parsing the log a second time (~1/4 of a 2M-key backfill's
 // CPU); a bigger log is read again.
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { CategoryPrices, DAY_MS, ITEM_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
+import { DAY_MS, EntityLookupsBuilder, ITEM_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
 
 /** Impressions the first pass keeps for the statistics (~60 bytes a row with its id strings): beyond, the log is read twice. */
 export const DEFAULT_REPLAY_ROWS = 5_000_000;
@@ -177,21 +177,14 @@ export async function accumulateStats(
 ): Promise<{ stats: FeatureStatsAccumulator; window: StatsWindow; items: number }> {
   const replay = replayRows > 0 ? new ImpressionReplay(replayRows) : undefined;
   const { window, rates } = await windowAndCurve(sources, days, replay);
-  const itemCategory = new Map<string, string>();
-  const itemBrand = new Map<string, string>();
-  const prices = new CategoryPrices();
+  const lookups = new EntityLookupsBuilder();
   let items = 0;
   for await (const batch of (sources.itemAttributes ?? sources.items)()) {
-    for (const item of batch) {
-      itemCategory.set(item.item_id, item.category);
-      itemBrand.set(item.item_id, item.brand);
-      prices.add(item.category, item.price);
-    }
+    for (const item of batch) lookups.addItem(item);
     items += batch.length;
   }
-  const userSegment = new Map<string, string>();
-  for await (const batch of (sources.userSegments ?? sources.users)()) for (const user of batch) userSegment.set(user.user_id, user.segment);
-  const stats = new FeatureStatsAccumulator(rates, { itemCategory, itemBrand, userSegment, categoryMedianPrice: prices.medians() });
+  for await (const batch of (sources.userSegments ?? sources.users)()) for (const user of batch) lookups.addUser(user);
+  const stats = new FeatureStatsAccumulator(rates, lookups.build());
   if (replay?.complete) {
     replay.replay(stats, window);
   } else {
