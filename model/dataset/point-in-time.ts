@@ -3,7 +3,7 @@
 // of day d leaks into its own features, and records are as fresh in training as in serving.
 // Items' and users' statistics each have their own window (ITEM_WINDOW_DAYS, USER_WINDOW_DAYS).
 import type { CatalogItem, Impression, UserProfile } from '../data/impressions.ts';
-import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, STATS_ITEMS, STATS_USERS, type EntityLookups } from '../features/compute.ts';
+import { DAY_MS, entityLookups, FeatureStatsAccumulator, PositionCurve, statsParts, type EntityLookups } from '../features/compute.ts';
 import type { RawRecord } from '../features/records.ts';
 import { labelledSlates, type LabelledSlate } from './slates.ts';
 
@@ -33,7 +33,7 @@ export function windowStats(log: readonly Impression[], bounds: { itemFrom: numb
   const curve = new PositionCurve();
   for (let i = itemFrom; i < to; i++) curve.add(log[i]!);
   const stats = new FeatureStatsAccumulator(curve.rates(), lookups);
-  for (let i = Math.min(itemFrom, userFrom); i < to; i++) stats.add(log[i]!, (i >= itemFrom ? STATS_ITEMS : 0) | (i >= userFrom ? STATS_USERS : 0));
+  for (let i = Math.min(itemFrom, userFrom); i < to; i++) stats.add(log[i]!, statsParts(i, itemFrom, userFrom, to));
   return stats;
 }
 

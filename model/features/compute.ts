@@ -31,9 +31,13 @@ export const STATS_ITEMS = 1;
 export const STATS_USERS = 2;
 export const STATS_ALL = STATS_ITEMS | STATS_USERS;
 
-/** Which statistics an impression at `ts` feeds, given where the item and user windows start. */
-export function statsParts(ts: number, itemFromTs: number, userFromTs: number): number {
-  return (ts >= itemFromTs ? STATS_ITEMS : 0) | (ts >= userFromTs ? STATS_USERS : 0);
+/**
+ * Which statistics an impression at `at` feeds (0: none), given where the item and user windows
+ * start and where both end; `at` is a time or a row index of a time-sorted log alike.
+ */
+export function statsParts(at: number, itemFrom: number, userFrom: number, to: number): number {
+  if (at >= to) return 0;
+  return (at >= itemFrom ? STATS_ITEMS : 0) | (at >= userFrom ? STATS_USERS : 0);
 }
 
 /** Positions past this share one bucket when estimating the position click curve. */
@@ -115,14 +119,19 @@ interface ItemStats extends Counts {
   bySegment: Map<string, Rate>;
 }
 
+const newRate = (): Rate => ({ shown: 0, clicks: 0, expected: 0 });
+
+function count(r: Rate, clicked: number, expected: number): void {
+  r.shown++;
+  r.clicks += clicked;
+  r.expected += expected;
+}
 
 function addRate(slices: Map<string, Rate>, key: string | undefined, clicked: number, expected: number): void {
   if (key === undefined) return;
   let r = slices.get(key);
-  if (!r) slices.set(key, (r = { shown: 0, clicks: 0, expected: 0 }));
-  r.shown++;
-  r.clicks += clicked;
-  r.expected += expected;
+  if (!r) slices.set(key, (r = newRate()));
+  count(r, clicked, expected);
 }
 
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k); // exact doubles up to 1e22
@@ -284,9 +293,8 @@ export class FeatureStatsAccumulator {
     if (segment !== undefined) addRate(item.bySegment, segment, clicked, expected);
     if (brand !== undefined) {
       let b = this.brandSegments.get(brand);
-      if (!b) this.brandSegments.set(brand, (b = { all: { shown: 0, clicks: 0, expected: 0 }, bySegment: new Map() }));
-      b.all.clicks += clicked;
-      b.all.expected += expected;
+      if (!b) this.brandSegments.set(brand, (b = { all: newRate(), bySegment: new Map() }));
+      count(b.all, clicked, expected);
       addRate(b.bySegment, segment, clicked, expected);
     }
     this.totalClicks += clicked;
@@ -297,7 +305,7 @@ export class FeatureStatsAccumulator {
     const clicked = impression.clicked;
     let user = this.users.get(impression.user_id);
     if (!user) {
-      // A literal, not a spread of newCounts(): one hidden class for every user (the hot path adds to them).
+      // Object literals, not spreads: one fast hidden class per kind of statistics (the hot path adds to them).
       user = { impressions: 0, clicks: 0, purchases: 0, expected: 0, clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, byCategory: new Map(), byBrand: new Map() };
       this.users.set(impression.user_id, user);
     }

@@ -79,7 +79,7 @@ class ImpressionReplay {
     const row: StatsImpression = { user_id: '', item_id: '', position: 0, clicked: 0, purchased: 0, price: 0 };
     for (let i = 0; i < this.rows; i++) {
       const ts = this.ts[i]!;
-      const parts = ts < window.toTs ? statsParts(ts, window.fromTs, window.userFromTs) : 0;
+      const parts = statsParts(ts, window.fromTs, window.userFromTs, window.toTs);
       if (parts === 0) continue;
       const flags = this.flags[i]!;
       row.user_id = this.userIds[i]!;
@@ -190,7 +190,7 @@ export async function accumulateStats(
   } else {
     for await (const batch of sources.impressions()) {
       for (const impression of batch) {
-        const parts = impression.ts < window.toTs ? statsParts(impression.ts, window.fromTs, window.userFromTs) : 0;
+        const parts = statsParts(impression.ts, window.fromTs, window.userFromTs, window.toTs);
         if (parts !== 0) stats.add(impression, parts);
       }
     }
