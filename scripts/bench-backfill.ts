@@ -13,10 +13,12 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
 import { intArg, numberArg } from './cli/args.ts';
+import { tsxScript } from './cli/npm-scripts.ts';
 import { createWorld, worldSettings, writeWorld } from '../model/world/index.ts';
 
 const TARGET = 50_000;
 const root = resolve(import.meta.dirname, '..');
+const BACKFILL = tsxScript(root, 'backfill');
 
 const options = new Command()
   .name('npm run bench:backfill --')
@@ -50,16 +52,10 @@ async function ensureWorld(): Promise<string> {
   return dir;
 }
 
-/**
- * V8 flags `npm run backfill` runs with (package.json): a larger young generation, so the statistics'
- * many short-lived objects die there instead of being promoted (the statistics pass of the bench
- * world took ~10-25% less time in same-session A/B runs).
- */
-const BACKFILL_NODE_FLAGS = ['--max-semi-space-size=64'];
-
-/** Node with tsx, as `npx tsx` runs it; the backfill with the flags `npm run backfill` gives it. */
+/** Node with tsx, as `npx tsx` runs it; the backfill with the node flags `npm run backfill` gives it (package.json). */
 function tsxNode(args: string[], env: NodeJS.ProcessEnv, detached = false): ChildProcess {
-  return spawn(process.execPath, [...(args[0] === 'scripts/backfill.ts' ? BACKFILL_NODE_FLAGS : []), '--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'], detached });
+  const flags = args[0] === BACKFILL.file ? BACKFILL.nodeFlags : [];
+  return spawn(process.execPath, [...flags, '--import', 'tsx', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'inherit'], detached });
 }
 
 async function firstLine(child: ChildProcess): Promise<string> {
@@ -100,7 +96,7 @@ async function main(): Promise<void> {
     say(`fake Workers KV API on ${apiBase} (429 rate ${options.rate429}, drop rate ${options.rateDrop})`);
     const load = loadavg()[0]!;
     const backfill = tsxNode(
-      ['scripts/backfill.ts', '--world', worldDir, '--remote', '--account-id', 'bench', '--namespace-id', `bench-${Date.now()}`, '--api-base', apiBase, '--concurrency', String(options.concurrency), '--checkpoint', join(scratch, 'checkpoint.json'), '--json'],
+      [BACKFILL.file, '--world', worldDir, '--remote', '--account-id', 'bench', '--namespace-id', `bench-${Date.now()}`, '--api-base', apiBase, '--concurrency', String(options.concurrency), '--checkpoint', join(scratch, 'checkpoint.json'), '--json'],
       env,
     );
     const out = await runToEnd(backfill);
@@ -116,7 +112,7 @@ async function main(): Promise<void> {
       const demo = join(root, '.data', 'worlds', 'demo-seed1-200000');
       if (!existsSync(join(demo, 'world.json'))) say(`local demo: ${demo} is missing (npm start generates it); skipped`);
       else {
-        const local = tsxNode(['scripts/backfill.ts', '--world', demo, '--persist-to', join(scratch, 'state'), '--checkpoint', join(scratch, 'local.json'), '--json'], env);
+        const local = tsxNode([BACKFILL.file, '--world', demo, '--persist-to', join(scratch, 'state'), '--checkpoint', join(scratch, 'local.json'), '--json'], env);
         const localOut = await runToEnd(local);
         const r = JSON.parse(localOut[localOut.length - 1]!) as Summary;
         const sendSeconds = r.seconds - r.stats_seconds;

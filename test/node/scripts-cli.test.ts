@@ -2,20 +2,14 @@
 // line (the npm command to type) and exit 0, and an unknown option with commander's one-line error
 // and exit 1, not a stack trace. Each run is tsx's start-up and the command's imports, nothing else.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tsxScripts, type TsxScript } from '../../scripts/cli/npm-scripts.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const scripts = Object.entries((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts)
-  .filter(([, command]) => command.startsWith('tsx '))
-  .map(([name, command]) => {
-    // "tsx [node flags] file": the flags go to node, as tsx passes them
-    const words = command.slice(4).trim().split(/\s+/);
-    return { name, file: words[words.length - 1]!, nodeFlags: words.slice(0, -1) };
-  });
+const scripts = tsxScripts(ROOT);
 
-function runScript(script: { file: string; nodeFlags: string[] }, args: string[]): Promise<{ code: number | null; output: string }> {
+function runScript(script: TsxScript, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [...script.nodeFlags, '--import', 'tsx', script.file, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let output = '';
