@@ -12,7 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command } from 'commander';
-import { intArg, numberArg } from './cli/args.ts';
+import { intArg, numberArg } from '../model/commands/args.ts';
 import { tsxScript } from './cli/npm-scripts.ts';
 import { createWorld, worldSettings, writeWorld } from '../model/world/index.ts';
 

@@ -23,7 +23,7 @@ import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.t
 import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';
 import { openLocalKv } from './backfill/kv-target.ts';
-import { intArg } from './cli/args.ts';
+import { intArg } from '../model/commands/args.ts';
 import { buildBundle, measureBundle } from './bench/bundle.ts';
 import { BenchClient, median, percentile, type Timed } from './bench/http.ts';
 import { cpuProfile, isolateHeap, selfTimes, type HeapUsage } from './bench/inspector.ts';

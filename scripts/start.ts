@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { intArg } from './cli/args.ts';
+import { intArg } from '../model/commands/args.ts';
 import { ACTIVE_KEY, parseActiveFeatureSet } from '../model/features/kv-layout.ts';
 import { FEATURE_SET_SCHEMA } from '../model/features/records.ts';
 import { backfillWorld } from './backfill/backfill-world.ts';

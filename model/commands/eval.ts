@@ -23,7 +23,7 @@ import { writeArtifact } from '../pipeline/artifacts.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
 import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
-import { int } from './args.ts';
+import { intArg } from './args.ts';
 
 function parseSizes(value: string): number[] {
   const sizes = value.split(',').map((s) => Number(s.trim().replace(/_/g, '')));
@@ -37,21 +37,21 @@ const program = addShapeOptions(new Command())
   .requiredOption('--dataset <name>', "'world', or a dataset schema name under model/data/schemas/ (e.g. expedia-icdm2013)")
   .option('--model <dir>', 'artifact directory (manifest.json + ONNX) to evaluate; world default model/artifacts/commerce-mtl, datasets default: train the configured model')
   .option('--train', 'world: train a model in-process instead of evaluating an artifact', false)
-  .option('--impressions <n>', 'world --train: impressions in the log (default: the preset\'s)', int('--impressions', 1000))
+  .option('--impressions <n>', 'world --train: impressions in the log (default: the preset\'s)', intArg(1000))
   .option('--preset <name>', 'world --train / --learning-curve: world preset tiny | demo | 1m', '1m')
-  .option('--seed <n>', 'world --train: world seed', int('--seed', 0))
-  .option('--days <n>', 'world --train: days in the log (default: the preset\'s)', int('--days', 2))
+  .option('--seed <n>', 'world --train: world seed', intArg(0))
+  .option('--days <n>', 'world --train: days in the log (default: the preset\'s)', intArg(2))
   .option('--learning-curve <sizes>', 'world: train and evaluate at each log size, e.g. 100000,300000,1000000,3000000', parseSizes)
-  .option('--epochs <n>', 'world training: maximum epochs (early stopping)', int('--epochs', 1), 8)
-  .option('--train-seed <n>', 'world training: trainer seed', int('--train-seed', 0), 1)
-  .option('--validation-days <n>', 'world training: days held out at the end of the log', int('--validation-days', 1), 3)
-  .option('--seeds <n>', 'dataset training: seeds merged (default: the configured model\'s)', int('--seeds', 1))
+  .option('--epochs <n>', 'world training: maximum epochs (early stopping)', intArg(1), 8)
+  .option('--train-seed <n>', 'world training: trainer seed', intArg(0), 1)
+  .option('--validation-days <n>', 'world training: days held out at the end of the log', intArg(1), 3)
+  .option('--seeds <n>', 'dataset training: seeds merged (default: the configured model\'s)', intArg(1))
   .option('--out <dir>', 'where the report (and a model trained here) go; default next to --model, else .data/eval/<run>')
   .option('--data <dir>', 'where worlds are generated', '.data')
   .option('--png [file]', 'also screenshot the report with headless Chromium (default: next to the report)')
-  .option('--k <n>', 'NDCG cut-off', int('--k', 1), 10)
-  .option('--bins <n>', 'reliability bins (equal mass)', int('--bins', 2), 10)
-  .option('--bootstrap <n>', 'bootstrap resamples', int('--bootstrap', 100), 10_000)
+  .option('--k <n>', 'NDCG cut-off', intArg(1), 10)
+  .option('--bins <n>', 'reliability bins (equal mass)', intArg(2), 10)
+  .option('--bootstrap <n>', 'bootstrap resamples', intArg(100), 10_000)
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
 

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { REFERENCE_TRAINING } from '../pipeline/train-ranker.ts';
 import type { TrainOptions } from '../train/trainer.ts';
-import { int } from './args.ts';
+import { intArg } from './args.ts';
 
 export interface ShapeOptions {
   hidden?: number[];
@@ -19,7 +19,7 @@ function widths(value: string): number[] {
 export function addShapeOptions(command: Command): Command {
   return command
     .option('--hidden <sizes>', 'shared-bottom layer widths, comma-separated (default: the reference shape\'s)', widths)
-    .option('--embedding-dim <n>', 'embedding width of every categorical field (default: the reference shape\'s)', int('--embedding-dim', 1));
+    .option('--embedding-dim <n>', 'embedding width of every categorical field (default: the reference shape\'s)', intArg(1));
 }
 
 /** The reference training recipe (shape, position tower start) with the widths given on the command line. */

@@ -9,7 +9,7 @@ import type { Objective } from '../features/manifest.ts';
 import type { Interval } from '../eval/ranking-metrics.ts';
 import { DATASET_TRAINING_DEFAULTS as D, trainDataset, type PositionUse, type ValidationPlan } from '../pipeline/train-dataset.ts';
 import { epochProgress } from './epoch-progress.ts';
-import { int } from './args.ts';
+import { intArg } from './args.ts';
 
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
@@ -50,17 +50,17 @@ const program = new Command()
   .option('--train-split <name>', 'training split', 'train')
   .option('--eval <splits>', 'comma-separated splits to measure on, pooled (empty: none)', '')
   .option('--validation <plan>', 'holdout:<fraction> (refit on all after), split:<name>, or none', parseValidation, D.validation)
-  .option('--seeds <n>', 'models trained with seeds 1..n and merged into one network', int('--seeds', 1), D.seeds)
-  .option('--epochs <n>', 'maximum epochs (or exact epochs with --validation none)', int('--epochs', 1), D.epochs)
-  .option('--patience <n>', 'early-stopping patience (epochs)', int('--patience', 1), D.patience)
-  .option('--batch-size <n>', 'minibatch rows', int('--batch-size', 1), D.batchSize)
+  .option('--seeds <n>', 'models trained with seeds 1..n and merged into one network', intArg(1), D.seeds)
+  .option('--epochs <n>', 'maximum epochs (or exact epochs with --validation none)', intArg(1), D.epochs)
+  .option('--patience <n>', 'early-stopping patience (epochs)', intArg(1), D.patience)
+  .option('--batch-size <n>', 'minibatch rows', intArg(1), D.batchSize)
   .option('--learning-rate <x>', 'Adam step size', positive('--learning-rate'), D.learningRate)
   .option('--hidden <sizes>', 'shared-bottom hidden sizes, comma-separated', D.hidden.join(','))
-  .option('--embedding-dim <n>', 'embedding width', int('--embedding-dim', 1), D.embeddingDim)
+  .option('--embedding-dim <n>', 'embedding width', intArg(1), D.embeddingDim)
   .option('--clip-sigmas <x>', 'cap numeric features at mean +- x standard deviations (0: off)', (v) => Number(v), D.clipSigmas)
   .option('--positions <use>', 'position tower input: all, none, randomized:<flag>', parsePositions, D.positions)
   .option('--objective <kind>', 'served objective: ctr, ctcvr, revenue:<exponent>', parseObjective, D.objective)
-  .option('--k <n>', 'NDCG cut-off', int('--k', 1), D.k)
+  .option('--k <n>', 'NDCG cut-off', intArg(1), D.k)
   .option('--json', 'print the evaluation as JSON last', false)
   .parse();
 

@@ -10,7 +10,7 @@ import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { trainOnExposures } from '../pipeline/train-exposures.ts';
 import { epochProgress } from './epoch-progress.ts';
-import { int } from './args.ts';
+import { intArg } from './args.ts';
 
 const program = new Command()
   .name('npm run train:exposures --')
@@ -21,8 +21,8 @@ const program = new Command()
   .option('--id <id>', 'the new model id', 'retrained')
   .option('--out <dir>', 'where to write <id>/', '.data/models')
   .option('--validation <fraction>', 'the last fraction of slates (by time) for early stopping', '0.1')
-  .option('--epochs <n>', 'maximum epochs', int('--epochs', 1), 6)
-  .option('--seed <n>', 'trainer seed', int('--seed', 0), 1)
+  .option('--epochs <n>', 'maximum epochs', intArg(1), 6)
+  .option('--seed <n>', 'trainer seed', intArg(0), 1)
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
 const options = program.opts<{ exposures: string; outcomes: string; manifest?: string; id: string; out: string; validation: string; epochs: number; seed: number; json: boolean }>();

@@ -10,21 +10,21 @@ import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
 import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
-import { int } from './args.ts';
+import { intArg } from './args.ts';
 
 const program = addShapeOptions(new Command())
   .name('npm run train --')
   .description('Train the reference ranker on a synthetic world and write model/artifacts/<id>/.')
   .option('--preset <name>', 'world preset: tiny | demo | 1m', 'demo')
-  .option('--seed <n>', 'world seed', int('--seed', 0))
-  .option('--impressions <n>', 'impression log rows (default: the preset\'s)', int('--impressions', 1000))
+  .option('--seed <n>', 'world seed', intArg(0))
+  .option('--impressions <n>', 'impression log rows (default: the preset\'s)', intArg(1000))
   .option('--id <id>', 'model id (artifact directory name)', 'commerce-mtl')
   .option('--out <dir>', 'artifacts directory', 'model/artifacts')
   .option('--data <dir>', 'where worlds are generated', '.data')
-  .option('--epochs <n>', 'maximum epochs (early stopping on validation loss)', int('--epochs', 1), 8)
-  .option('--train-seed <n>', 'trainer seed', int('--train-seed', 0), 1)
-  .option('--validation-days <n>', 'days before the test days held out for early stopping', int('--validation-days', 1), 3)
-  .option('--test-days <n>', 'days at the end of the log held out for the manifest\'s metrics', int('--test-days', 0), 3)
+  .option('--epochs <n>', 'maximum epochs (early stopping on validation loss)', intArg(1), 8)
+  .option('--train-seed <n>', 'trainer seed', intArg(0), 1)
+  .option('--validation-days <n>', 'days before the test days held out for early stopping', intArg(1), 3)
+  .option('--test-days <n>', 'days at the end of the log held out for the manifest\'s metrics', intArg(0), 3)
   .option('--no-bundle', 'do not regenerate worker/model/bundled-models.ts')
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
