@@ -27,6 +27,11 @@ export interface Bindings {
    * README, Performance). Read when the isolate builds its registry.
    */
   ORT_GRAPH_OPTIMIZATION?: string;
+  /**
+   * "off" leaves ORT and the model sessions to the first request that needs them instead of the
+   * isolate's start-up (worker/index.ts; README, "Performance"). Default: loaded at start-up.
+   */
+  ORT_PRELOAD?: string;
   /** "on" enables the /bench/* routes (routes/bench.ts); set only by `npm run bench` via --var */
   BENCH_ROUTES?: string;
   /** "on" serves GET /playground/samples (routes/playground.ts: user and item ids listed from KV); set by `npm start` via --var */

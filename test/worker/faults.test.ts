@@ -274,6 +274,27 @@ describe('model faults', () => {
     });
   }
 
+  it("start-up preload (worker/index.ts): a model that does not load is logged, not thrown; the others are ready and serve", async () => {
+    const broken = { ...shipped.manifest as Record<string, unknown>, model: { ...(shipped.manifest as { model: Record<string, unknown> }).model, id: 'broken-bytes' } };
+    const registry = new ModelRegistry([{ manifest: broken, bytes: garbage }, shipped]);
+    const logged: string[] = [];
+    await registry.preload((message) => logged.push(message));
+    expect(logged).toEqual([expect.stringMatching(/^model broken-bytes: not loaded at start-up/)]);
+    expect(registry.get('broken-bytes')!.loaded).toBe(false);
+    expect(registry.get('commerce-mtl')!.loaded).toBe(true);
+    const app = createApp(() => registry);
+    const served = await call(app, '/v1/rank', { DEFAULT_MODEL: 'commerce-mtl' }, fixture.request);
+    expect(served.json.fallback).toBeNull();
+    // the one that failed is retried by the first request that needs it, and falls back
+    const logs = quietly();
+    try {
+      const fallback = await call(app, '/v1/rank', { DEFAULT_MODEL: 'broken-bytes' }, fixture.request);
+      expect(fallback.json.fallback).toBe('model_error');
+    } finally {
+      logs.mockRestore();
+    }
+  });
+
   it('a model fault with no records to read (anonymous slate of unknown items): the request order', async () => {
     const { app } = appOver([{ manifest: shipped.manifest, bytes: garbage }]);
     const logged = quietly();

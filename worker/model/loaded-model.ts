@@ -3,7 +3,7 @@
 // model because the buffers are shared (ORT's wasm backend runs one at a time anyway).
 import { FeatureAssembler, type AssembledInput, type SlateRecords } from '../../model/features/assemble.ts';
 import { parseManifest, type Manifest, type OutputRef } from '../../model/features/manifest.ts';
-import { ensureOrtReady, ort } from '../ort/runtime.ts';
+import { createSession, ort } from '../ort/runtime.ts';
 
 export interface Scores {
   pCtr: Float32Array;
@@ -55,9 +55,7 @@ export class LoadedModel {
   ready(): Promise<ort.InferenceSession> {
     if (!this.session) {
       this.session = (async () => {
-        await ensureOrtReady();
-        const create = (level: GraphOptimizationLevel) =>
-          ort.InferenceSession.create(new Uint8Array(this.bytes), { executionProviders: ['wasm'], graphOptimizationLevel: level });
+        const create = (level: GraphOptimizationLevel) => createSession(new Uint8Array(this.bytes), { executionProviders: ['wasm'], graphOptimizationLevel: level });
         let session: ort.InferenceSession;
         if (this.graphOptimizationLevel === 'basic') {
           session = await create('basic');
@@ -81,9 +79,9 @@ export class LoadedModel {
 
   /**
    * One inference on a single row of defaults: the first run of a session compiles the wasm code
-   * it touches (tens of ms), so it happens here - during start-up, which the rank route overlaps
-   * with its KV reads - rather than in the first request's model stage. A failure is the real
-   * run's to report.
+   * it touches (tens of ms), so it happens here - in the isolate's start-up (worker/index.ts), or
+   * with ORT_PRELOAD=off while the first request reads KV - rather than in a request's model
+   * stage. A failure is the real run's to report.
    */
   private async warmUp(session: ort.InferenceSession): Promise<void> {
     try {

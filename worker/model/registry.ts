@@ -56,6 +56,20 @@ export class ModelRegistry {
   list(): LoadedModel[] {
     return [...this.models.values()];
   }
+
+  /**
+   * Starts ORT and every model's session now (the worker's global scope), one model at a time. A
+   * model that fails is logged and left to load on first use, which retries and reports.
+   */
+  async preload(log: (message: string, error: unknown) => void): Promise<void> {
+    for (const model of this.models.values()) {
+      try {
+        await model.ready();
+      } catch (error) {
+        log(`model ${model.id}: not loaded at start-up (the first request that needs it retries)`, error);
+      }
+    }
+  }
 }
 
 /** A name for a bundled model in error messages, even when its manifest is unreadable. */

@@ -192,8 +192,9 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
     const read = await readSlate(request, store, {
       deadline: deps.deadline,
       waitUntil: deps.waitUntil,
-      // On an isolate's first request, ORT's start-up (CPU) overlaps the KV round trip; afterwards
-      // this is a settled promise. A failure surfaces in scoring.
+      // Models are loaded at the isolate's start-up; with ORT_PRELOAD=off (or a model whose
+      // start-up load failed) the first request's ORT start (CPU) overlaps the KV round trip.
+      // Otherwise this is a settled promise. A failure surfaces in scoring.
       whileReading: () => {
         for (const side of sides) if (side.kind === 'model') side.model.ready().catch(() => undefined);
       },
