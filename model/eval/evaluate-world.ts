@@ -218,22 +218,13 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
   const pAtPosition = new Float64Array(pTop.length);
   let row = 0;
   for (const s of slates) for (let i = 0; i < s.items.length; i++, row++) pAtPosition[row] = world.examination(s.positions[i]!) * pTop[row]!;
-  const oracleValue = new Float64Array(pTop.length);
-  row = 0;
-  for (const s of slates) {
-    for (const item of s.items) {
-      const price = item.inline?.price ?? world.catalogItem(world.itemIndex(item.id)!).price;
-      oracleValue[row] = pTop[row]! * pBuy[row]! * Number(price);
-      row++;
-    }
-  }
   const oracle: PolicyInput = {
     name: 'oracle',
     label: 'oracle',
     description: "the world's true probabilities: ordered by true P(click at position 1) x P(purchase | click) x price; against the logged labels its p_ctr is the true P(click) at the logged position",
     pCtr: pAtPosition,
     pCvr: pBuy,
-    rankScore: oracleValue,
+    rankScore: ev.truth.oracleValue,
   };
   const policies = [...models, ...baselines, oracle];
   const { results, ndcgPerSlate } = labelMetrics(slates, rows, policies, { k, bins, bootstrapSamples });

@@ -39,7 +39,13 @@ export interface WorldEvaluation {
   slates: number;
   rows: number;
   policies: Record<string, PolicyMetrics>;
-  truth: { pClickTop: Float64Array; pPurchaseGivenClick: Float64Array; revenuePerSlate: Record<string, Float64Array> };
+  truth: {
+    pClickTop: Float64Array;
+    pPurchaseGivenClick: Float64Array;
+    /** the oracle's ranking value per row: true P(click at the top) x P(purchase | click) x price */
+    oracleValue: Float64Array;
+    revenuePerSlate: Record<string, Float64Array>;
+  };
 }
 
 const ci = (i: Interval): [number, number] => [i.lo, i.hi];
@@ -132,7 +138,7 @@ export function evaluateOnWorld(world: World, slates: readonly LabelledSlate[], 
     revenue_per_slate: rr.mean,
     revenue_per_slate_ci95: ci(rr),
   };
-  return { slates: slates.length, rows, policies: result, truth: { pClickTop: pTop, pPurchaseGivenClick: pBuy, revenuePerSlate: revenueBySlate } };
+  return { slates: slates.length, rows, policies: result, truth: { pClickTop: pTop, pPurchaseGivenClick: pBuy, oracleValue, revenuePerSlate: revenueBySlate } };
 }
 
 /** (metric(model) - metric(baseline)) / (metric(oracle) - metric(baseline)) */
