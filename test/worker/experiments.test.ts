@@ -9,7 +9,7 @@ import { createApp } from '../../worker/app.ts';
 import { exposureCounters } from '../../worker/exposure/sink.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry } from '../../worker/model/registry.ts';
-import { putAll, type ErrorResponseBody } from './helpers.ts';
+import { fixtureAndModel, type ErrorResponseBody } from './helpers.ts';
 
 const fixture = inject('rankFixture');
 const registry = new ModelRegistry(bundledModels);
@@ -54,10 +54,7 @@ const ids = fixture.request.items.map((i) => i.id);
 let requestCounter = 0;
 const freshId = (prefix: string) => `${prefix}-${Date.now()}-${requestCounter++}`;
 
-beforeAll(async () => {
-  await putAll(fixture.kv);
-  await registry.default().ready();
-}, 120_000);
+beforeAll(fixtureAndModel(fixture.kv, registry), 120_000);
 
 describe('business rules through /v1/rank', () => {
   it('filter (stored field, id list) -> boost -> order -> diversity -> pin -> k, explained per item', async () => {

@@ -12,7 +12,7 @@ import { EXPERIMENTS_KV_KEY } from '../../worker/experiments/source.ts';
 import { featureStore } from '../../worker/features/store-instance.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry, type BundledModel } from '../../worker/model/registry.ts';
-import { putAll } from './helpers.ts';
+import { fixtureAndModel, putAll } from './helpers.ts';
 
 const fixture = inject('rankFixture');
 const shipped = bundledModels[0]!;
@@ -106,10 +106,7 @@ const activeFor = (version: string) => JSON.stringify({ version, schema: FEATURE
 
 const { app: shippedApp, registry: shippedRegistry } = appOver(bundledModels);
 
-beforeAll(async () => {
-  await putAll(fixture.kv);
-  await shippedRegistry.default().ready();
-}, 120_000);
+beforeAll(fixtureAndModel(fixture.kv, shippedRegistry), 120_000);
 
 describe('KV faults', () => {
   it('KV get throws: 200 in the request order, fallback kv_error, counted by /healthz, which says degraded', async () => {

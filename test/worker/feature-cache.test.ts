@@ -11,7 +11,7 @@ import { FeatureStore } from '../../worker/features/store.ts';
 import { DEFAULT_RECORD_CACHE, type RecordCacheOptions } from '../../worker/features/record-cache.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry } from '../../worker/model/registry.ts';
-import { putAll, type RankResponseBody } from './helpers.ts';
+import { fixtureAndModel, putAll, type RankResponseBody } from './helpers.ts';
 import { probe, type KvProbe } from './kv-probe.ts';
 
 const fixture = inject('rankFixture');
@@ -290,10 +290,7 @@ describe('POST /v1/rank with and without the record cache', () => {
     return (await res.json()) as RankResponseBody;
   };
 
-  beforeAll(async () => {
-    await putAll(fixture.kv);
-    await registry.default().ready();
-  }, 120_000);
+  beforeAll(fixtureAndModel(fixture.kv, registry), 120_000);
 
   it('gives identical results, cold and warm, and a warm cache reads no records from KV', async () => {
     const uncached = probe();

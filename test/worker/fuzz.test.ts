@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../worker/app.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry } from '../../worker/model/registry.ts';
-import { putAll } from './helpers.ts';
+import { fixtureAndModel } from './helpers.ts';
 
 const fixture = inject('rankFixture');
 // An app of its own: its fallback counters are not the default export's (rank.test.ts checks those).
@@ -204,10 +204,7 @@ const extraHeaders = fc.record(
   { requiredKeys: [] },
 );
 
-beforeAll(async () => {
-  await putAll(fixture.kv);
-  await registry.default().ready();
-}, 120_000);
+beforeAll(fixtureAndModel(fixture.kv, registry), 120_000);
 
 describe('fuzzing POST /v1/rank', () => {
   it('sanity: the unmutated base request is served', async () => {

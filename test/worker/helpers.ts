@@ -13,6 +13,14 @@ export async function putAll(pairs: ReadonlyArray<{ key: string; value: string }
   await Promise.all(pairs.map((p) => env.FEATURES.put(p.key, p.value)));
 }
 
+/** A beforeAll body: the KV fixture written and the registry's default model's session ready. */
+export function fixtureAndModel(pairs: ReadonlyArray<{ key: string; value: string }>, registry: { default(): { ready(): Promise<unknown> } }): () => Promise<void> {
+  return async () => {
+    await putAll(pairs);
+    await registry.default().ready();
+  };
+}
+
 export interface RankResponseBody {
   request_id: string;
   model: { id: string; version: string };

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../worker/app.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry } from '../../worker/model/registry.ts';
-import { putAll } from './helpers.ts';
+import { fixtureAndModel } from './helpers.ts';
 
 const fixture = inject('rankFixture');
 const registry = new ModelRegistry(bundledModels);
@@ -39,10 +39,7 @@ async function loggedRequestIds(): Promise<string[]> {
   return ids;
 }
 
-beforeAll(async () => {
-  await putAll(fixture.kv);
-  await registry.default().ready();
-}, 120_000);
+beforeAll(fixtureAndModel(fixture.kv, registry), 120_000);
 
 describe('request objective override', () => {
   it('scores by the request objective instead of the arm objective, and explain says which', async () => {

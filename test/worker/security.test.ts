@@ -10,7 +10,7 @@ import { featureStore } from '../../worker/features/store-instance.ts';
 import { constantTimeEqual } from '../../worker/http/secrets.ts';
 import { bundledModels } from '../../worker/model/bundled-models.ts';
 import { ModelRegistry } from '../../worker/model/registry.ts';
-import { putAll } from './helpers.ts';
+import { fixtureAndModel } from './helpers.ts';
 
 const fixture = inject('rankFixture');
 const registry = new ModelRegistry(bundledModels);
@@ -28,10 +28,7 @@ async function call(path: string, init: RequestInit = {}, bindings: Record<strin
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-beforeAll(async () => {
-  await putAll(fixture.kv);
-  await registry.default().ready();
-}, 120_000);
+beforeAll(fixtureAndModel(fixture.kv, registry), 120_000);
 
 describe('admin routes', () => {
   it('need the bearer secret: 401 without it or with a wrong one, 503 when ADMIN_TOKEN is not set', async () => {
