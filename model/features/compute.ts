@@ -240,6 +240,30 @@ export function entityLookups(users: Iterable<Pick<UserProfile, 'user_id' | 'seg
   return builder.build();
 }
 
+/** Dense indices for ids (0, 1, 2, ... in first-seen order), so per-row columns can hold an Int32Array instead of strings. */
+export class IdInterner {
+  private readonly index = new Map<string, number>();
+  /** the id of each index */
+  readonly ids: string[] = [];
+
+  of(id: string): number {
+    let i = this.index.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.index.set(id, i);
+      this.ids.push(id);
+    }
+    return i;
+  }
+}
+
+interface InternedEntities {
+  users: IdInterner;
+  items: IdInterner;
+  user: Array<{ id: string; segment: string | undefined; stats: UserStats | undefined } | undefined>;
+  item: Array<{ id: string; brand: string | undefined; category: string | undefined; median: number | undefined; stats: ItemStats | undefined } | undefined>;
+}
+
 /** A brand enters a user's record once they clicked it or were expected to click it this often. */
 const BRAND_MIN_EXPOSURE = 0.5;
 
@@ -260,6 +284,8 @@ export class FeatureStatsAccumulator {
   private readonly brandAffinityCache = new Map<string, Readonly<Record<string, number>>>();
   /** the JSON of a no-history user's record after tenure_days (see userRecordJson) */
   private noHistoryTail: string | undefined;
+  /** addInterned's entities by index, with their lookups resolved once */
+  private interned: InternedEntities | undefined;
   private totalClicks = 0;
   private totalPurchases = 0;
 
@@ -276,20 +302,63 @@ export class FeatureStatsAccumulator {
   add(impression: StatsImpression, parts = STATS_ALL): void {
     const expected = this.positionRates[bucket(impression.position)]!;
     const brand = this.lookups.itemBrand?.get(impression.item_id);
-    if (parts & STATS_ITEMS) this.addToItem(impression, expected, brand);
-    if (parts & STATS_USERS) this.addToUser(impression, expected, brand);
+    if (parts & STATS_ITEMS) {
+      const segment = this.lookups.userSegment?.get(impression.user_id);
+      this.addToItem(this.itemStats(impression.item_id), segment, brand, impression.clicked, impression.purchased, expected);
+    }
+    if (parts & STATS_USERS) {
+      const category = this.lookups.itemCategory.get(impression.item_id);
+      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
+      this.addToUser(this.userStats(impression.user_id), category, median, brand, impression, expected);
+    }
   }
 
-  private addToItem(impression: StatsImpression, expected: number, brand: string | undefined): void {
+  /**
+   * add() for an impression whose ids were interned by `users` and `items` (the backfill's replay
+   * buffer): each entity's lookups and statistics are found once, by index, instead of in the
+   * id-keyed maps of a catalog-sized table at every impression (a 2M-key backfill's hot path). The
+   * statistics are the same as add()'s, entry for entry and in the same order. One accumulator
+   * serves one pair of interners.
+   */
+  addInterned(users: IdInterner, items: IdInterner, user: number, item: number, impression: Omit<StatsImpression, 'user_id' | 'item_id'>, parts = STATS_ALL): void {
+    if (this.interned === undefined) this.interned = { users, items, user: [], item: [] };
+    else if (this.interned.users !== users || this.interned.items !== items) throw new Error('an accumulator takes interned ids from one pair of interners');
+    const u = (this.interned.user[user] ??= { id: users.ids[user]!, segment: this.lookups.userSegment?.get(users.ids[user]!), stats: undefined });
+    const itemId = items.ids[item]!;
+    let i = this.interned.item[item];
+    if (i === undefined) {
+      const category = this.lookups.itemCategory.get(itemId);
+      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
+      this.interned.item[item] = i = { id: itemId, brand: this.lookups.itemBrand?.get(itemId), category, median, stats: undefined };
+    }
+    const expected = this.positionRates[bucket(impression.position)]!;
+    if (parts & STATS_ITEMS) this.addToItem((i.stats ??= this.itemStats(i.id)), u.segment, i.brand, impression.clicked, impression.purchased, expected);
+    if (parts & STATS_USERS) this.addToUser((u.stats ??= this.userStats(u.id)), i.category, i.median, i.brand, impression, expected);
+  }
+
+  /** The item's statistics, created (in first-impression order) if it has none. */
+  private itemStats(id: string): ItemStats {
+    let item = this.items.get(id);
+    if (!item) this.items.set(id, (item = { impressions: 0, clicks: 0, purchases: 0, expected: 0, bySegment: new Map() }));
+    return item;
+  }
+
+  private userStats(id: string): UserStats {
+    let user = this.users.get(id);
+    if (!user) {
+      // Object literals, not spreads: one fast hidden class per kind of statistics (the hot path adds to them).
+      user = { impressions: 0, clicks: 0, purchases: 0, expected: 0, clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, byCategory: new Map(), byBrand: new Map() };
+      this.users.set(id, user);
+    }
+    return user;
+  }
+
+  private addToItem(item: ItemStats, segment: string | undefined, brand: string | undefined, clicked: 0 | 1, purchased: 0 | 1, expected: number): void {
     if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
-    const clicked = impression.clicked;
-    let item = this.items.get(impression.item_id);
-    if (!item) this.items.set(impression.item_id, (item = { impressions: 0, clicks: 0, purchases: 0, expected: 0, bySegment: new Map() }));
     item.impressions++;
     item.clicks += clicked;
-    item.purchases += impression.purchased;
+    item.purchases += purchased;
     item.expected += expected;
-    const segment = this.lookups.userSegment?.get(impression.user_id);
     if (segment !== undefined) addRate(item.bySegment, segment, clicked, expected);
     if (brand !== undefined) {
       let b = this.brandSegments.get(brand);
@@ -298,26 +367,18 @@ export class FeatureStatsAccumulator {
       addRate(b.bySegment, segment, clicked, expected);
     }
     this.totalClicks += clicked;
-    this.totalPurchases += impression.purchased;
+    this.totalPurchases += purchased;
   }
 
-  private addToUser(impression: StatsImpression, expected: number, brand: string | undefined): void {
+  private addToUser(user: UserStats, category: string | undefined, median: number | undefined, brand: string | undefined, impression: Pick<StatsImpression, 'clicked' | 'purchased' | 'price'>, expected: number): void {
     const clicked = impression.clicked;
-    let user = this.users.get(impression.user_id);
-    if (!user) {
-      // Object literals, not spreads: one fast hidden class per kind of statistics (the hot path adds to them).
-      user = { impressions: 0, clicks: 0, purchases: 0, expected: 0, clickedPriceSum: 0, shownPriceSum: 0, clickedRelativePriceSum: 0, byCategory: new Map(), byBrand: new Map() };
-      this.users.set(impression.user_id, user);
-    }
     user.impressions++;
     user.clicks += clicked;
     user.purchases += impression.purchased;
     user.expected += expected;
     user.shownPriceSum += impression.price;
-    const category = this.lookups.itemCategory.get(impression.item_id);
     if (clicked) {
       user.clickedPriceSum += impression.price;
-      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
       if (median !== undefined && impression.price > 0) user.clickedRelativePriceSum += Math.log(impression.price / median);
     }
     addRate(user.byCategory, category, clicked, expected);

@@ -7,9 +7,9 @@
 // replays them instead of reading and parsing the log a second time (~1/4 of a 2M-key backfill's
 // CPU); a bigger log is read again.
 import type { CatalogItem, Impression, UserProfile } from '../../model/data/impressions.ts';
-import { DAY_MS, EntityLookupsBuilder, ITEM_WINDOW_DAYS, FeatureStatsAccumulator, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
+import { DAY_MS, EntityLookupsBuilder, FeatureStatsAccumulator, IdInterner, ITEM_WINDOW_DAYS, MAX_POSITION_BUCKET, PositionCurve, statsParts, USER_WINDOW_DAYS, type StatsImpression } from '../../model/features/compute.ts';
 
-/** Impressions the first pass keeps for the statistics (~60 bytes a row with its id strings): beyond, the log is read twice. */
+/** Impressions the first pass keeps for the statistics (~33 bytes a row, plus each distinct id once): beyond, the log is read twice. */
 export const DEFAULT_REPLAY_ROWS = 5_000_000;
 
 export interface KvPair {
@@ -40,15 +40,21 @@ export interface StatsWindow {
 
 type TimedStatsImpression = StatsImpression & Pick<Impression, 'ts'>;
 
-/** The statistics' columns of the log's first rows, kept for replay (see the header). */
+/**
+ * The statistics' columns of the log's first rows, kept for replay (see the header). Ids are kept
+ * as indices of two interners, which the replay hands to the accumulator: it then finds each
+ * user's and item's statistics and lookups by index rather than by id at every impression.
+ */
 class ImpressionReplay {
   private rows = 0;
   private ts = new Float64Array(1024);
   private position = new Float64Array(1024);
   private price = new Float64Array(1024);
   private flags = new Uint8Array(1024); // bit 0 clicked, bit 1 purchased
-  private readonly userIds: string[] = [];
-  private readonly itemIds: string[] = [];
+  private user = new Int32Array(1024);
+  private item = new Int32Array(1024);
+  private users = new IdInterner();
+  private items = new IdInterner();
 
   constructor(private readonly maxRows: number) {}
 
@@ -69,32 +75,30 @@ class ImpressionReplay {
     this.position[i] = impression.position;
     this.price[i] = impression.price;
     this.flags[i] = impression.clicked | (impression.purchased << 1);
-    this.userIds.push(impression.user_id);
-    this.itemIds.push(impression.item_id);
+    this.user[i] = this.users.of(impression.user_id);
+    this.item[i] = this.items.of(impression.item_id);
     this.rows = i + 1;
   }
 
   /** Feeds the kept rows inside the window to `stats`, in log order, as the second read would. */
   replay(stats: FeatureStatsAccumulator, window: StatsWindow): void {
-    const row: StatsImpression = { user_id: '', item_id: '', position: 0, clicked: 0, purchased: 0, price: 0 };
+    const row: Omit<StatsImpression, 'user_id' | 'item_id'> = { position: 0, clicked: 0, purchased: 0, price: 0 };
     for (let i = 0; i < this.rows; i++) {
       const ts = this.ts[i]!;
       const parts = statsParts(ts, window.fromTs, window.userFromTs, window.toTs);
       if (parts === 0) continue;
       const flags = this.flags[i]!;
-      row.user_id = this.userIds[i]!;
-      row.item_id = this.itemIds[i]!;
       row.position = this.position[i]!;
       row.clicked = (flags & 1) as 0 | 1;
       row.purchased = ((flags >> 1) & 1) as 0 | 1;
       row.price = this.price[i]!;
-      stats.add(row, parts);
+      stats.addInterned(this.users, this.items, this.user[i]!, this.item[i]!, row, parts);
     }
   }
 
   private grow(): void {
     const size = this.ts.length * 2;
-    const grown = <T extends Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+    const grown = <T extends Float64Array | Uint8Array | Int32Array>(a: T, make: (n: number) => T): T => {
       const b = make(size);
       b.set(a);
       return b;
@@ -103,14 +107,17 @@ class ImpressionReplay {
     this.position = grown(this.position, (n) => new Float64Array(n));
     this.price = grown(this.price, (n) => new Float64Array(n));
     this.flags = grown(this.flags, (n) => new Uint8Array(n));
+    this.user = grown(this.user, (n) => new Int32Array(n));
+    this.item = grown(this.item, (n) => new Int32Array(n));
   }
 
   private release(): void {
     this.rows = -1;
     this.ts = this.position = this.price = new Float64Array(0);
     this.flags = new Uint8Array(0);
-    this.userIds.length = 0;
-    this.itemIds.length = 0;
+    this.user = this.item = new Int32Array(0);
+    this.users = new IdInterner();
+    this.items = new IdInterner();
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureAssembler, type SlateRecords } from '../../model/features/assemble.ts';
 import fc from 'fast-check';
-import { CategoryPrices, entityLookups, FeatureStatsAccumulator, PositionCurve, round4, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
+import { CategoryPrices, entityLookups, FeatureStatsAccumulator, IdInterner, PositionCurve, round4, STATS_ALL, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
 import { pointInTimeSlates } from '../../model/dataset/point-in-time.ts';
 import { fitFeatures } from '../../model/features/fit.ts';
 import { fnv1a32 } from '../../model/features/hash.ts';
@@ -226,6 +226,24 @@ describe('feature statistics from a log', () => {
     const after = item('i3').brand_segment_affinity;
     expect(after).not.toBe(before);
     expect(after.odd).toBeGreaterThan(before.odd!);
+  });
+
+  it('takes interned ids (the backfill replay) with the same records as ids, and one pair of interners only', () => {
+    const interned = new FeatureStatsAccumulator(rates, { itemCategory: categories, itemBrand: brands, userSegment: segments });
+    const [users, items] = [new IdInterner(), new IdInterner()];
+    // every mix of parts, as the item and user windows give them
+    log.forEach((imp, r) => interned.addInterned(users, items, users.of(imp.user_id), items.of(imp.item_id), imp, r % 7 === 0 ? STATS_ITEMS : r % 11 === 0 ? STATS_USERS : STATS_ALL));
+    const byIds = new FeatureStatsAccumulator(rates, { itemCategory: categories, itemBrand: brands, userSegment: segments });
+    log.forEach((imp, r) => byIds.add(imp, r % 7 === 0 ? STATS_ITEMS : r % 11 === 0 ? STATS_USERS : STATS_ALL));
+    for (const id of ['i1', 'i3', 'i5', 'unseen']) {
+      const item = { item_id: id, category: categories.get(id) ?? 'a', brand: brands.get(id) ?? 'x', price: 10, rating: 4, age_days: 1 };
+      expect(JSON.stringify(interned.itemFeatures(item))).toBe(JSON.stringify(byIds.itemFeatures(item)));
+    }
+    for (const id of ['u1', 'u2', 'nobody']) {
+      const user = { user_id: id, segment: segments.get(id) ?? 's', loyalty_tier: 'none', tenure_days: 3 };
+      expect(interned.userRecordJson(user)).toBe(byIds.userRecordJson(user));
+    }
+    expect(() => interned.addInterned(new IdInterner(), items, 0, 0, log[0]!)).toThrow(/one pair of interners/);
   });
 
   it('writes a user record as JSON exactly as JSON.stringify does, with or without history', () => {
