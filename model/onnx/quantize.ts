@@ -2,8 +2,13 @@
 // quantize_dynamic produces and runs fast (measured here: within 0.0002 AUC of fp32 and as fast;
 // weight-only int8, DequantizeLinear before a float MatMul, is not constant-folded and is slower).
 //
-//   dense:     DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q int8, x_zp, 0) -> Cast float
-//              -> Mul(x_scale * per-column W scale) -> Add bias
+//   dense:     DynamicQuantizeMatMul(x, W_q int8, per-column W scale, 0) -> Add bias: ORT's contrib
+//              op (com.microsoft) for DynamicQuantizeLinear(x) -> MatMulInteger(x_q, W_q, x_zp, 0)
+//              -> Cast -> Mul(x_scale * W scale), the pattern quantize_dynamic writes and the 'all'
+//              optimisation level fuses into it. One node instead of five, with bit-identical
+//              outputs (checked on the shipped model): ~20% less model time in ORT's wasm build
+//              for a 100-row batch. The model needs onnxruntime (any build with contrib ops, web
+//              and node included), which serves and evaluates it here.
 //   embedding: Gather on the int8 table -> Cast float -> Mul by one scale per field ([C, 1] over
 //              [N, C, dim]); only the gathered rows are dequantized, never the whole table.
 import type { GraphBuilder } from './graph.ts';
@@ -11,6 +16,8 @@ import { buildRankerGraph, fp32Dense, layerRows, type DenseEmitter, type Embeddi
 import type { DenseLayer, RankerModel } from '../train/types.ts';
 
 const FLOAT = 1; // onnx.TensorProto.DataType.FLOAT, for Cast's `to`
+/** ORT's contrib operators (DynamicQuantizeMatMul) */
+const MS_DOMAIN = 'com.microsoft';
 
 export interface Int8Options {
   /**
@@ -67,11 +74,9 @@ function int8Product(g: GraphBuilder, x: string, layer: DenseLayer, name: string
   const { values, scales } = quantizeColumns(layer.weight, layer.inSize, layer.outSize);
   const w = g.constant(`${name}_weight_q`, values, [layer.inSize, layer.outSize]);
   const wScale = g.constant(`${name}_weight_scale`, scales, [layer.outSize]);
-  const wZero = g.constant(`${name}_weight_zero`, new Int8Array(1), []);
-  const [xq, xScale, xZero] = g.node('DynamicQuantizeLinear', [x], 3) as [string, string, string];
-  const product = g.op('MatMulInteger', [xq, w, xZero, wZero]);
-  const scale = g.op('Mul', [xScale, wScale]);
-  return g.op('Mul', [g.op('Cast', [product], { to: FLOAT }), scale]);
+  // the kernel takes B's zero point per column, like its scale (symmetric: all 0)
+  const wZero = g.constant(`${name}_weight_zero`, new Int8Array(layer.outSize), [layer.outSize]);
+  return g.op('DynamicQuantizeMatMul', [x, w, wScale, wZero], {}, MS_DOMAIN);
 }
 
 export const int8Dense: DenseEmitter = (g, x, layer, name) => {
@@ -116,5 +121,6 @@ export function exportInt8(model: RankerModel, options: Int8Options = {}): Uint8
     dense: int8Dense,
     headDense: options.fp32Heads ? fp32Dense : int8Dense,
     metadata: { 'edge_ranker.quantization': options.fp32Heads ? 'int8-dynamic, fp32 heads' : 'int8-dynamic' },
+    opsets: [{ domain: MS_DOMAIN, version: 1 }],
   });
 }

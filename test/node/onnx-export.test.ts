@@ -64,11 +64,11 @@ beforeAll(() => {
 });
 
 describe('ONNX signature', () => {
-  it('declares opset 17, IR 8, cat int32 [N, C], num float32 [N, D] -> p_ctr, p_cvr float32 [N]', async () => {
-    for (const bytes of [exportFp32(linearHeads), exportInt8(linearHeads)]) {
+  it('declares opset 17 (int8: and com.microsoft 1), IR 8, cat int32 [N, C], num float32 [N, D] -> p_ctr, p_cvr float32 [N]', async () => {
+    for (const [bytes, opsets] of [[exportFp32(linearHeads), [['', 17]]], [exportInt8(linearHeads), [['', 17], ['com.microsoft', 1]]]] as const) {
       const proto = onnx.ModelProto.decode(bytes);
       expect(Number(proto.irVersion)).toBe(8);
-      expect(proto.opsetImport!.map((o) => [o.domain, Number(o.version)])).toEqual([['', 17]]);
+      expect(proto.opsetImport!.map((o) => [o.domain, Number(o.version)])).toEqual(opsets);
       const signature = (v: onnxProto.onnx.IValueInfoProto) => ({
         name: v.name,
         type: v.type!.tensorType!.elemType,
@@ -101,18 +101,19 @@ describe('ONNX signature', () => {
     ]);
   });
 
-  it('int8 graph: int8 table dequantized after the Gather, int8 compute in every dense layer', () => {
+  it('int8 graph: int8 table dequantized after the Gather, int8 compute (DynamicQuantizeMatMul) in every dense layer', () => {
     const bytes = exportInt8(linearHeads);
-    const dense = ['DynamicQuantizeLinear', 'MatMulInteger', 'Mul', 'Cast', 'Mul'];
+    const dense = 'DynamicQuantizeMatMul';
     expect(opTypes(bytes)).toEqual([
       'Add', 'Gather', 'Cast', 'Mul', 'Reshape',
       // first layer: embeddings and numeric features quantized separately, then summed
-      ...dense, ...dense, 'Add', 'Add', 'Relu',
-      ...dense, 'Add', 'Relu',
-      ...dense, 'Add',
+      dense, dense, 'Add', 'Add', 'Relu',
+      dense, 'Add', 'Relu',
+      dense, 'Add',
       'Sigmoid', 'Gather', 'Gather',
     ]);
     const graph = onnx.ModelProto.decode(bytes).graph!;
+    for (const n of graph.node!) expect(n.domain || '').toBe(n.opType === dense ? 'com.microsoft' : '');
     const table = graph.initializer!.find((t) => t.name === 'embedding_table_q')!;
     expect(table.dataType).toBe(T.INT8);
     const gather = graph.node!.find((n) => n.opType === 'Gather')!;
@@ -128,7 +129,7 @@ describe('ONNX signature', () => {
     // Weights are int8, symmetric (zero point 0).
     for (const t of graph.initializer!) {
       if (t.name!.endsWith('_weight_q')) expect(t.dataType).toBe(T.INT8);
-      if (t.name!.endsWith('_weight_zero')) expect(Array.from(t.rawData!)).toEqual([0]);
+      if (t.name!.endsWith('_weight_zero')) expect(Array.from(t.rawData!).every((b) => b === 0)).toBe(true);
     }
     // Weights dominate real models (4x smaller); this small one carries fixed graph overhead too.
     expect(bytes.length).toBeLessThan(exportFp32(linearHeads).length / 2);
@@ -136,17 +137,30 @@ describe('ONNX signature', () => {
 });
 
 describe('ONNX with dot interactions', () => {
-  it('computes the pairwise dots from the (dequantized) embeddings: Transpose, MatMul, upper-triangle Gather', () => {
+  it('computes the pairwise dots from the (dequantized) embeddings: Transpose, MatMul, then a 0/1 MatMul picking the upper triangle', () => {
     const ops = opTypes(exportFp32(dotInteractions));
-    expect(ops.slice(0, 8)).toEqual(['Add', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather', 'Concat']);
+    expect(ops.slice(0, 8)).toEqual(['Add', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'MatMul', 'Concat']);
     const graph = onnx.ModelProto.decode(exportInt8(dotInteractions)).graph!;
-    expect(graph.node!.slice(0, 9).map((n) => n.opType)).toEqual(['Add', 'Gather', 'Cast', 'Mul', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'Gather']);
-    // The one float MatMul is the embeddings' Gram matrix (no weights); every dense layer is int8.
+    expect(graph.node!.slice(0, 9).map((n) => n.opType)).toEqual(['Add', 'Gather', 'Cast', 'Mul', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'MatMul']);
+    // The float MatMuls are the embeddings' Gram matrix and the pick (no weights); every dense layer is int8.
     const matMuls = graph.node!.filter((n) => n.opType === 'MatMul');
-    expect(matMuls).toHaveLength(1);
+    expect(matMuls).toHaveLength(2);
     expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'Mul')!.output![0]);
-    const pairs = graph.initializer!.find((t) => t.name === 'interaction_pairs')!;
-    expect(pairs.dims!.map(Number)).toEqual([(VOCAB.length * (VOCAB.length - 1)) / 2]);
+    expect(matMuls[1]!.input![1]).toBe('interaction_pairs');
+    const c = VOCAB.length;
+    const pairs = (c * (c - 1)) / 2;
+    const pick = graph.initializer!.find((t) => t.name === 'interaction_pairs')!;
+    expect(pick.dims!.map(Number)).toEqual([c * c, pairs]);
+    // one 1 per pair, at the cell (a, b) with a < b, pairs in row-major order; zeros elsewhere
+    const values = new Float32Array(new Uint8Array(pick.rawData!).slice().buffer);
+    const ones: Array<[number, number]> = [];
+    values.forEach((v, k) => {
+      if (v !== 0) ones.push([Math.floor(k / pairs), k % pairs]);
+      expect(v === 0 || v === 1).toBe(true);
+    });
+    const expected: Array<[number, number]> = [];
+    for (let a = 0, pair = 0; a < c; a++) for (let b = a + 1; b < c; b++, pair++) expected.push([a * c + b, pair]);
+    expect(ones).toEqual(expected);
   });
 });
 
