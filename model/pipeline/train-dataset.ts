@@ -529,7 +529,7 @@ export async function trainDataset(options: TrainDatasetOptions): Promise<Traine
       id: modelId,
       version: digest,
       description: `ESMM multi-task CTR/CVR network trained on ${schema.name}${seeds.length > 1 ? ` (${seeds.length} seeds merged, logits averaged)` : ''}; position tower dropped at export`,
-      quantization: 'int8: DynamicQuantizeLinear + MatMulInteger; int8 embeddings dequantized after Gather',
+      quantization: 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather',
     },
     metrics: {
       ...(validSlates.length > 0 ? { validation: { slates: validSlates.length, per_seed: validation } } : {}),

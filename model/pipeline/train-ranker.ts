@@ -152,7 +152,7 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       id: options.modelId,
       version: digest,
       description: 'ESMM multi-task CTR/CVR network (shared bottom over embeddings and numeric features; position tower dropped at export), int8 dynamic quantization',
-      quantization: 'int8: DynamicQuantizeLinear + MatMulInteger; int8 embeddings dequantized after Gather',
+      quantization: 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather',
     },
     metrics: { [testDays > 0 ? 'test' : 'validation']: { rows: heldOut.click.length, slates: testDays > 0 ? testSlates.length : validSlates.length, ...metrics } },
     training: {
