@@ -104,11 +104,15 @@ export const int8Embedding: EmbeddingEmitter = (g, indices, model) => {
   const { dim, vocabSizes } = model.embedding;
   const { values, scales } = quantizeEmbedding(model);
   const table = g.constant('embedding_table_q', values, [values.length / dim, dim]);
-  // [C, 1] broadcasts over [N, C, dim]: Cast then Mul is DequantizeLinear with zero point 0, bit for
-  // bit. Not DequantizeLinear itself: ORT's QDQ transformers (on at 'basic') rewrite a per-axis DQ
-  // with three consumers into duplicated DQs plus a per-axis QuantizeLinear that took 0.93 of the
-  // 2.0 ms a 100-row batch cost in onnxruntime-node (1.5 -> 0.54 ms, wasm 2.5 -> 1.0 ms).
-  const scale = g.constant('embedding_field_scale', scales, [vocabSizes.length, 1]);
+  // The field's scale repeated across its dim columns ([C, dim], not [C, 1]): ORT multiplies
+  // [N, C, dim] by a [C, dim] operand span by span, where a [C, 1] went through its element-wise
+  // broadcast loop (11% of the model's time in wasm). Cast then Mul is DequantizeLinear with zero
+  // point 0, bit for bit. Not DequantizeLinear itself: ORT's QDQ transformers (on at 'basic')
+  // rewrite a per-axis DQ with three consumers into duplicated DQs plus a per-axis QuantizeLinear
+  // that took 0.93 of the 2.0 ms a 100-row batch cost in onnxruntime-node (1.5 -> 0.54 ms, wasm
+  // 2.5 -> 1.0 ms).
+  const perColumn = Float32Array.from({ length: vocabSizes.length * dim }, (_, k) => scales[Math.floor(k / dim)]!);
+  const scale = g.constant('embedding_field_scale', perColumn, [vocabSizes.length, dim]);
   const gathered = g.op('Gather', [table, indices], { axis: 0 });
   return g.op('Mul', [g.op('Cast', [gathered], { to: FLOAT }), scale]);
 };

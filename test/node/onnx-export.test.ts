@@ -124,7 +124,10 @@ describe('ONNX signature', () => {
     // several consumers cost more than the whole network (see quantize.ts).
     expect(graph.node!.some((n) => n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear')).toBe(false);
     const scale = graph.initializer!.find((t) => t.name === 'embedding_field_scale')!;
-    expect(scale.dims!.map(Number)).toEqual([VOCAB.length, 1]);
+    // one scale per field, repeated across the field's columns
+    expect(scale.dims!.map(Number)).toEqual([VOCAB.length, linearHeads.embedding.dim]);
+    const perColumn = new Float32Array(new Uint8Array(scale.rawData!).slice().buffer);
+    for (let c = 0; c < VOCAB.length; c++) expect(new Set(perColumn.subarray(c * linearHeads.embedding.dim, (c + 1) * linearHeads.embedding.dim)).size).toBe(1);
     expect(graph.node!.some((n) => n.opType === 'MatMul')).toBe(false);
     // Weights are int8, symmetric (zero point 0).
     for (const t of graph.initializer!) {
