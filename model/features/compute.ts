@@ -282,6 +282,8 @@ export class FeatureStatsAccumulator {
    * Frozen, because every item record of the brand holds the same object.
    */
   private readonly brandAffinityCache = new Map<string, Readonly<Record<string, number>>>();
+  /** the JSON of brandAffinityCache's values (itemRecordJson), emptied with it */
+  private readonly brandAffinityJson = new Map<string, string>();
   /** the JSON of a no-history user's record after tenure_days (see userRecordJson) */
   private noHistoryTail: string | undefined;
   /** addInterned's entities by index, with their lookups resolved once */
@@ -354,7 +356,10 @@ export class FeatureStatsAccumulator {
   }
 
   private addToItem(item: ItemStats, segment: string | undefined, brand: string | undefined, clicked: 0 | 1, purchased: 0 | 1, expected: number): void {
-    if (this.brandAffinityCache.size > 0) this.brandAffinityCache.clear();
+    if (this.brandAffinityCache.size > 0) {
+      this.brandAffinityCache.clear();
+      this.brandAffinityJson.clear();
+    }
     item.impressions++;
     item.clicks += clicked;
     item.purchases += purchased;
@@ -467,6 +472,26 @@ export class FeatureStatsAccumulator {
   }
 
   itemFeatures(item: CatalogItem): ItemFeatures {
+    const record = this.itemRecordHead(item) as ItemFeatures;
+    record.brand_segment_affinity = this.brandSegmentAffinity(item.brand);
+    return record;
+  }
+
+  /**
+   * JSON.stringify(itemFeatures(item)), with the brand's segment affinity (the same object for all
+   * the brand's items) serialised once per brand and spliced in as the record's last field: a
+   * catalog-scale backfill writes a million item records over a few hundred brands (~0.7 s of a
+   * 2M-key backfill).
+   */
+  itemRecordJson(item: CatalogItem): string {
+    const head = JSON.stringify(this.itemRecordHead(item));
+    let brand = this.brandAffinityJson.get(item.brand);
+    if (brand === undefined) this.brandAffinityJson.set(item.brand, (brand = JSON.stringify(this.brandSegmentAffinity(item.brand))));
+    return `${head.slice(0, -1)},"brand_segment_affinity":${brand}}`;
+  }
+
+  /** The item's record without brand_segment_affinity, which itemFeatures adds last. */
+  private itemRecordHead(item: CatalogItem): Omit<ItemFeatures, 'brand_segment_affinity'> {
     const s = this.items.get(item.item_id);
     const prior = this.globalCvr();
     const coec = s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1;
@@ -484,7 +509,6 @@ export class FeatureStatsAccumulator {
       purchases: s?.purchases ?? 0,
       click_coec: round4(coec),
       segment_coec: bySegment,
-      brand_segment_affinity: this.brandSegmentAffinity(item.brand),
       cvr: round4(s ? (s.purchases + CVR_PRIOR_CLICKS * prior) / (s.clicks + CVR_PRIOR_CLICKS) : prior),
       price_vs_category: this.priceVsCategory(item),
     };

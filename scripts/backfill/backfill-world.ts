@@ -86,7 +86,7 @@ export async function openInputs(paths: InputPaths): Promise<OpenedInputs> {
 /** The feature set's pairs: items first, then users, in table order; values computed on demand. */
 export async function* featureChunks(sources: FeatureSources, stats: FeatureStatsAccumulator, version: string): AsyncGenerator<PairChunk> {
   for await (const rows of sources.items()) {
-    yield { kind: 'item', keys: rows.map((item) => itemKey(version, item.item_id)), value: (k) => JSON.stringify(stats.itemFeatures(rows[k]!)), origin: (k) => `item ${rows[k]!.item_id}` };
+    yield { kind: 'item', keys: rows.map((item) => itemKey(version, item.item_id)), value: (k) => stats.itemRecordJson(rows[k]!), origin: (k) => `item ${rows[k]!.item_id}` };
   }
   for await (const rows of sources.users()) {
     yield { kind: 'user', keys: rows.map((user) => userKey(version, user.user_id)), value: (k) => stats.userRecordJson(rows[k]!), origin: (k) => `user ${rows[k]!.user_id}` };

@@ -246,6 +246,24 @@ describe('feature statistics from a log', () => {
     expect(() => interned.addInterned(new IdInterner(), items, 0, 0, log[0]!)).toThrow(/one pair of interners/);
   });
 
+  it('writes an item record as JSON exactly as JSON.stringify(itemFeatures) does, before and after more impressions', () => {
+    const fresh = new FeatureStatsAccumulator(rates, { itemCategory: categories, itemBrand: brands, userSegment: segments, categoryMedianPrice: new Map([['a', 15]]) });
+    for (const imp of log) fresh.add(imp);
+    const items = [
+      { item_id: 'i1', category: 'a', brand: 'x', price: 10, rating: 4, age_days: 1 },
+      { item_id: 'i3', category: 'b', brand: 'y', price: 30, rating: 3.5, age_days: 9 },
+      { item_id: 'unseen', category: 'zz', brand: 'new "brand"', price: 0, rating: 0, age_days: 0 },
+    ];
+    const same = () => {
+      for (const item of items) expect(fresh.itemRecordJson(item)).toBe(JSON.stringify(fresh.itemFeatures(item)));
+    };
+    same();
+    const before = fresh.itemRecordJson(items[1]!);
+    for (let r = 0; r < 50; r++) fresh.add({ user_id: 'u1', item_id: 'i4', position: 5, clicked: 1, purchased: 0, price: 40 });
+    same(); // the brand's cached JSON went with its cached affinity
+    expect(fresh.itemRecordJson(items[1]!)).not.toBe(before);
+  });
+
   it('writes a user record as JSON exactly as JSON.stringify does, with or without history', () => {
     const profiles = [
       { user_id: 'u2', segment: 'even', loyalty_tier: 'gold', tenure_days: 3 },
