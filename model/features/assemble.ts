@@ -42,6 +42,8 @@ interface CompiledColumn {
   encode: Encoder;
   /** true when the value depends on the item (so it is computed per row) */
   perItem: boolean;
+  /** its place in a record's memo vector (FeatureAssembler's memoizeItemColumns), or -1 */
+  memoSlot: number;
 }
 
 interface CompiledInput {
@@ -112,6 +114,17 @@ function compileRef(ref: FieldRef): Getter {
         return inline !== undefined ? inline : item.stored?.[field];
       };
   }
+}
+
+/** The value depends on the item's stored (or inline) fields alone: the same for every slate that carries that record. */
+function itemFieldsOnly(spec: FeatureSpec): boolean {
+  const refs: FieldRef[] =
+    spec.kind === 'cross'
+      ? spec.op === 'map_lookup'
+        ? [spec.map, spec.key]
+        : [spec.numerator, spec.denominator]
+      : [spec.from];
+  return refs.every((r) => r.source === 'item' && r.field !== 'id');
 }
 
 function dependsOnItem(spec: FeatureSpec): boolean {
@@ -199,12 +212,32 @@ function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): En
  * A manifest compiled into encoders. Build once per model and reuse for every slate: the worker
  * keeps one per model per isolate, the trainer one per run.
  */
+export interface AssemblerOptions {
+  /**
+   * Remember, per stored item record, the encoded values of the columns that depend on that record
+   * alone (e.g. the item's price, rating, category), and reuse them for every slate that carries the
+   * same record object without inline fields. For a server whose record cache hands out the same
+   * immutable objects request after request (the worker); a trainer builds fresh records per slate
+   * and leaves it off. A malformed value in such a column is counted once per record, not per slate.
+   */
+  memoizeItemColumns?: boolean;
+}
+
 export class FeatureAssembler {
   readonly counters: FeatureQualityCounters = { invalid: 0 };
   private readonly compiled: CompiledInput[];
   private readonly featureNames: string[][];
+  /** stored record -> its memoized columns' values, by memoSlot */
+  private readonly itemMemo: WeakMap<RawRecord, Float64Array> | undefined;
+  /** the memoized columns, by memoSlot */
+  private readonly memoColumns: CompiledColumn[] = [];
+  /** per-row memo vectors of the slate being filled (reused between fills) */
+  private rowMemo: Array<Float64Array | undefined> = [];
 
-  constructor(readonly manifest: Manifest) {
+  constructor(
+    readonly manifest: Manifest,
+    options: AssemblerOptions = {},
+  ) {
     const specs = new Map(manifest.features.map((f) => [f.name, f]));
     this.featureNames = manifest.inputs.map((input) => input.features);
     this.compiled = manifest.inputs.map((input) => ({
@@ -213,9 +246,15 @@ export class FeatureAssembler {
       columns: input.features.map((name) => {
         const spec = specs.get(name);
         if (!spec) throw new Error(`input ${input.name} names unknown feature ${name}`);
-        return { encode: compileFeature(spec, this.counters), perItem: dependsOnItem(spec) };
+        const column: CompiledColumn = { encode: compileFeature(spec, this.counters), perItem: dependsOnItem(spec), memoSlot: -1 };
+        if (options.memoizeItemColumns && itemFieldsOnly(spec)) {
+          column.memoSlot = this.memoColumns.length;
+          this.memoColumns.push(column);
+        }
+        return column;
       }),
     }));
+    this.itemMemo = this.memoColumns.length > 0 ? new WeakMap() : undefined;
   }
 
   /** Input layout: names, dtypes and widths, in manifest order. */
@@ -238,6 +277,7 @@ export class FeatureAssembler {
    */
   fill(slate: SlateRecords, buffers: AssembledInput[], rowOffset = 0): void {
     const n = slate.items.length;
+    const memo = this.itemMemo ? this.memoRows(slate) : undefined;
     for (let b = 0; b < this.compiled.length; b++) {
       const input = this.compiled[b]!;
       const buffer = buffers[b]!;
@@ -247,9 +287,32 @@ export class FeatureAssembler {
       }
       // The buffer's element type is checked once per input, not once per value.
       const data = buffer.data;
-      if (data instanceof BigInt64Array) fillBigInt(input.columns, slate, data, n, width, rowOffset);
-      else fillNumbers(input.columns, slate, data, n, width, rowOffset);
+      if (data instanceof BigInt64Array) fillBigInt(input.columns, slate, data, n, width, rowOffset, memo);
+      else fillNumbers(input.columns, slate, data, n, width, rowOffset, memo);
     }
+  }
+
+  /** Each row's memo vector: found by its stored record, computed on first sight; none with inline fields. */
+  private memoRows(slate: SlateRecords): Array<Float64Array | undefined> {
+    const memo = this.itemMemo!;
+    const rows = this.rowMemo;
+    rows.length = slate.items.length;
+    for (let r = 0; r < slate.items.length; r++) {
+      const item = slate.items[r]!;
+      const stored = item.stored;
+      if (item.inline !== undefined || stored === undefined || stored === null || typeof stored !== 'object') {
+        rows[r] = undefined;
+        continue;
+      }
+      let values = memo.get(stored);
+      if (values === undefined) {
+        values = new Float64Array(this.memoColumns.length);
+        for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(slate, r);
+        memo.set(stored, values);
+      }
+      rows[r] = values;
+    }
+    return rows;
   }
 
   /** The encoded values of one row, by feature name: for explain output and exposure logs. */
@@ -264,12 +327,18 @@ export class FeatureAssembler {
 }
 
 /** Column by column: user/context columns are encoded once and broadcast, item columns per row. */
-function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float32Array | Int32Array, n: number, width: number, rowOffset: number): void {
+function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float32Array | Int32Array, n: number, width: number, rowOffset: number, memo: Array<Float64Array | undefined> | undefined): void {
   for (let c = 0; c < width; c++) {
     const column = columns[c]!;
     const encode = column.encode;
     let index = rowOffset * width + c;
-    if (column.perItem) {
+    const slot = column.memoSlot;
+    if (memo !== undefined && slot >= 0) {
+      for (let r = 0; r < n; r++, index += width) {
+        const values = memo[r];
+        data[index] = values !== undefined ? values[slot]! : encode(slate, r);
+      }
+    } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = encode(slate, r);
     } else {
       const value = encode(slate, 0);
@@ -278,12 +347,18 @@ function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float
   }
 }
 
-function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number): void {
+function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number, memo: Array<Float64Array | undefined> | undefined): void {
   for (let c = 0; c < width; c++) {
     const column = columns[c]!;
     const encode = column.encode;
     let index = rowOffset * width + c;
-    if (column.perItem) {
+    const slot = column.memoSlot;
+    if (memo !== undefined && slot >= 0) {
+      for (let r = 0; r < n; r++, index += width) {
+        const values = memo[r];
+        data[index] = BigInt(values !== undefined ? values[slot]! : encode(slate, r));
+      }
+    } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = BigInt(encode(slate, r));
     } else {
       const value = BigInt(encode(slate, 0));

@@ -129,6 +129,60 @@ describe('FeatureAssembler', () => {
     expect(row.affinity).toBe(1);
   });
 
+  it('memoizing item columns per stored record (the worker) fills exactly what computing them does, over random slates', () => {
+    const withIds = manifestWith(features, [
+      { name: 'cat', dtype: 'int32', features: ['seg', 'item_hash', 'device'] },
+      { name: 'num', dtype: 'float32', features: ['price', 'rating', 'affinity', 'price_ratio'] },
+      { name: 'ids', dtype: 'int64', features: ['item_hash', 'seg'] },
+    ]);
+    const value = fc.oneof(fc.double(), fc.integer({ min: -5, max: 500 }), fc.constantFrom('cheap', 'shoes', 'hats', true, null), fc.constant(undefined));
+    const record = fc.record({ price: value, rating: value, category: value }, { requiredKeys: [] });
+    fc.assert(
+      fc.property(
+        fc.array(record, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        (pool, slates) => {
+          const plain = new FeatureAssembler(withIds);
+          const memo = new FeatureAssembler(withIds, { memoizeItemColumns: true });
+          const [a, b] = [plain.allocate(8), memo.allocate(8)];
+          // the same record objects across slates, as the record cache hands them out
+          for (const rows of slates) {
+            const slate: SlateRecords = {
+              userId: 'u1',
+              user: { segment: 'b', aff: { shoes: 2, hats: -1 }, avg_price: 50 },
+              context: { device: 'mobile' },
+              items: rows.map((row, i) => ({
+                id: `i${i}-${row.pick % pool.length}`,
+                ...(row.missing ? {} : { stored: pool[row.pick % pool.length]! }),
+                ...(row.inline ? { inline: row.inline } : {}),
+              })),
+            };
+            plain.fill(slate, a);
+            memo.fill(slate, b);
+            for (let k = 0; k < a.length; k++) expect(Array.from(b[k]!.data.subarray(0, rows.length * b[k]!.width))).toEqual(Array.from(a[k]!.data.subarray(0, rows.length * a[k]!.width)));
+          }
+        },
+      ),
+      { seed: 7, numRuns: 300 },
+    );
+  });
+
+  it('memoizes only columns of the item\'s stored fields, and not for an item sent with inline fields', () => {
+    const memo = new FeatureAssembler(manifest, { memoizeItemColumns: true });
+    const stored = { price: 100, rating: 4, category: 'shoes' };
+    const buffers = memo.allocate(2);
+    memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i1', stored }] }, buffers);
+    expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(100) - 1) / 2, 6);
+    // same record object, now with an inline price: the inline value wins, the memo is not used
+    memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i1', stored, inline: { price: 25 } }] }, buffers);
+    expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(25) - 1) / 2, 6);
+    expect(memo.rowValues(buffers, 0).price_ratio).toBeCloseTo(Math.log(25 / 50), 6);
+    // a different user with the same record: user-dependent columns follow the user
+    memo.fill({ userId: 'u2', user: { aff: { shoes: 3 }, avg_price: 100 }, context: {}, items: [{ id: 'i1', stored }] }, buffers);
+    expect(memo.rowValues(buffers, 0).affinity).toBe(3);
+    expect(memo.rowValues(buffers, 0).price_ratio).toBeCloseTo(0, 6);
+  });
+
   it('writes int64 inputs as BigInt', () => {
     const m = manifestWith(features, [{ name: 'ids', dtype: 'int64', features: ['seg'] }]);
     const assembler = new FeatureAssembler(m);

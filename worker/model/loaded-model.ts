@@ -32,7 +32,8 @@ export class LoadedModel {
     private readonly graphOptimizationLevel: GraphOptimizationLevel = 'basic',
   ) {
     this.manifest = parseManifest(manifest);
-    this.assembler = new FeatureAssembler(this.manifest);
+    // the record cache hands out the same immutable records request after request
+    this.assembler = new FeatureAssembler(this.manifest, { memoizeItemColumns: true });
     this.fetches = [...new Set([this.manifest.outputs.p_ctr.name, this.manifest.outputs.p_cvr.name])];
   }
 
