@@ -116,25 +116,19 @@ function compileRef(ref: FieldRef): Getter {
   }
 }
 
+/** The field references a feature reads. */
+function refsOf(spec: FeatureSpec): FieldRef[] {
+  if (spec.kind !== 'cross') return [spec.from];
+  return spec.op === 'map_lookup' ? [spec.map, spec.key] : [spec.numerator, spec.denominator];
+}
+
 /** The value depends on the item's stored (or inline) fields alone: the same for every slate that carries that record. */
 function itemFieldsOnly(spec: FeatureSpec): boolean {
-  const refs: FieldRef[] =
-    spec.kind === 'cross'
-      ? spec.op === 'map_lookup'
-        ? [spec.map, spec.key]
-        : [spec.numerator, spec.denominator]
-      : [spec.from];
-  return refs.every((r) => r.source === 'item' && r.field !== 'id');
+  return refsOf(spec).every((r) => r.source === 'item' && r.field !== 'id');
 }
 
 function dependsOnItem(spec: FeatureSpec): boolean {
-  const refs: FieldRef[] =
-    spec.kind === 'cross'
-      ? spec.op === 'map_lookup'
-        ? [spec.map, spec.key]
-        : [spec.numerator, spec.denominator]
-      : [spec.from];
-  return refs.some((r) => r.source === 'item' || r.source === 'request');
+  return refsOf(spec).some((r) => r.source === 'item' || r.source === 'request');
 }
 
 function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): Encoder {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FeatureAssembler, type SlateRecords } from '../../model/features/assemble.ts';
+import { FeatureAssembler, type AssembledInput, type SlateRecords } from '../../model/features/assemble.ts';
 import fc from 'fast-check';
 import { CategoryPrices, entityLookups, FeatureStatsAccumulator, IdInterner, PositionCurve, round4, STATS_ALL, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
 import { pointInTimeSlates } from '../../model/dataset/point-in-time.ts';
@@ -159,7 +159,8 @@ describe('FeatureAssembler', () => {
             };
             plain.fill(slate, a);
             memo.fill(slate, b);
-            for (let k = 0; k < a.length; k++) expect(Array.from(b[k]!.data.subarray(0, rows.length * b[k]!.width))).toEqual(Array.from(a[k]!.data.subarray(0, rows.length * a[k]!.width)));
+            const used = (x: AssembledInput) => Array.from(x.data.subarray(0, rows.length * x.width) as ArrayLike<number | bigint>, String);
+            for (let k = 0; k < a.length; k++) expect(used(b[k]!)).toEqual(used(a[k]!));
           }
         },
       ),
