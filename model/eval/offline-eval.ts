@@ -4,7 +4,7 @@
 // schema-described datasets (evaluate-dataset.ts) use this as is.
 //
 // Scoring is one onnxruntime run per slate, as the worker scores a request: the int8 graph's
-// DynamicQuantizeLinear picks one scale per input tensor, so a row's int8 score depends on the other
+// dynamic quantization picks one scale per input tensor, so a row's int8 score depends on the other
 // rows of its batch and only slate-sized batches reproduce the served scores.
 import type { LabelledSlate } from '../dataset/slates.ts';
 import type { Manifest, Objective } from '../features/manifest.ts';

@@ -29,7 +29,7 @@ export async function nodeScorer(model: Uint8Array): Promise<NodeScorer> {
 
 /**
  * p_ctr and p_cvr for every row of a reference-network training set. `batch` is a row count per run
- * or the slate sizes in row order: an int8 model's DynamicQuantizeLinear picks one scale per input
+ * or the slate sizes in row order: an int8 model's dynamic quantization picks one scale per input
  * tensor, so only one slate per run reproduces what the worker serves.
  */
 export async function scoreTrainingRows(
