@@ -310,8 +310,7 @@ export class FeatureStatsAccumulator {
     }
     if (parts & STATS_USERS) {
       const category = this.lookups.itemCategory.get(impression.item_id);
-      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
-      this.addToUser(this.userStats(impression.user_id), category, median, brand, impression, expected);
+      this.addToUser(this.userStats(impression.user_id), category, this.medianPrice(category), brand, impression, expected);
     }
   }
 
@@ -330,8 +329,7 @@ export class FeatureStatsAccumulator {
     let i = this.interned.item[item];
     if (i === undefined) {
       const category = this.lookups.itemCategory.get(itemId);
-      const median = category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
-      this.interned.item[item] = i = { id: itemId, brand: this.lookups.itemBrand?.get(itemId), category, median, stats: undefined };
+      this.interned.item[item] = i = { id: itemId, brand: this.lookups.itemBrand?.get(itemId), category, median: this.medianPrice(category), stats: undefined };
     }
     const expected = this.positionRates[bucket(impression.position)]!;
     if (parts & STATS_ITEMS) this.addToItem((i.stats ??= this.itemStats(i.id)), u.segment, i.brand, impression.clicked, impression.purchased, expected);
@@ -465,9 +463,14 @@ export class FeatureStatsAccumulator {
     return frozen;
   }
 
+  /** The category's median catalog price, when the category and its median are known. */
+  private medianPrice(category: string | undefined): number | undefined {
+    return category === undefined ? undefined : this.lookups.categoryMedianPrice?.get(category);
+  }
+
   /** log(price / the category's median price), when both are known */
   private priceVsCategory(item: CatalogItem): number | undefined {
-    const median = this.lookups.categoryMedianPrice?.get(item.category);
+    const median = this.medianPrice(item.category);
     return median !== undefined && item.price > 0 ? round4(Math.log(item.price / median)) : undefined;
   }
 
