@@ -41,7 +41,7 @@ import {
 } from './offline-eval.ts';
 import { expectedAuc, reliability } from './probabilistic-metrics.ts';
 import { pairedBootstrapCI } from './ranking-metrics.ts';
-import { evaluateOnWorld, gapClosed, type Policy } from './world-eval.ts';
+import { evaluateOnWorld, gapClosed, truthPolicy, type Policy } from './world-eval.ts';
 import { slateTruth } from './world-oracle.ts';
 
 type Log = (line: string) => void;
@@ -175,18 +175,7 @@ const SEGMENT_CEILING = 'segment_ceiling';
 /** The segment-level ceiling as a policy: the truth over segment-level users (see segment-truth.ts). */
 function segmentCeilingPolicy(world: World, slates: readonly LabelledSlate[]): Policy {
   const truth = segmentLevelTruth(world);
-  const rows = slates.reduce((n, s) => n + s.items.length, 0);
-  const ctrScore = new Float64Array(rows);
-  const rankScore = new Float64Array(rows);
-  const cvrScore = new Float64Array(rows);
-  let row = 0;
-  for (const s of slates) {
-    const t = slateTruth(world, s, truth);
-    ctrScore.set(t.pClickTop, row);
-    cvrScore.set(t.pPurchaseGivenClick, row);
-    for (let i = 0; i < t.price.length; i++, row++) rankScore[row] = t.pClickTop[i]! * t.pPurchaseGivenClick[i]! * t.price[i]!;
-  }
-  return { name: SEGMENT_CEILING, ctrScore, rankScore, cvrScore };
+  return truthPolicy(SEGMENT_CEILING, slates.map((s) => slateTruth(world, s, truth)));
 }
 
 export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalReport> {

@@ -50,29 +50,39 @@ export interface WorldEvaluation {
 
 const ci = (i: Interval): [number, number] => [i.lo, i.hi];
 
+/**
+ * The policy that scores with a ground truth (the world's: the oracle; another one: a ceiling):
+ * P(click at the top), P(purchase | click), and the order by their product with the price.
+ */
+export function truthPolicy(name: string, truths: readonly SlateTruth[]): Policy & { ctrScore: Float64Array; rankScore: Float64Array; cvrScore: Float64Array } {
+  const rows = truths.reduce((n, t) => n + t.price.length, 0);
+  const ctrScore = new Float64Array(rows);
+  const cvrScore = new Float64Array(rows);
+  const rankScore = new Float64Array(rows);
+  let offset = 0;
+  for (const t of truths) {
+    ctrScore.set(t.pClickTop, offset);
+    cvrScore.set(t.pPurchaseGivenClick, offset);
+    for (let i = 0; i < t.price.length; i++) rankScore[offset + i] = t.pClickTop[i]! * t.pPurchaseGivenClick[i]! * t.price[i]!;
+    offset += t.price.length;
+  }
+  return { name, ctrScore, rankScore, cvrScore };
+}
+
 export function evaluateOnWorld(world: World, slates: readonly LabelledSlate[], policies: readonly Policy[]): WorldEvaluation {
   const truths: SlateTruth[] = slates.map((s) => slateTruth(world, s));
-  const rows = slates.reduce((n, s) => n + s.items.length, 0);
-  const pTop = new Float64Array(rows);
-  const pBuy = new Float64Array(rows);
+  const oracle = truthPolicy('oracle', truths);
+  const { ctrScore: pTop, cvrScore: pBuy, rankScore: oracleValue } = oracle;
+  const rows = pTop.length;
   const clicks = new Uint8Array(rows);
   const purchases = new Uint8Array(rows);
   let offset = 0;
-  slates.forEach((s, j) => {
-    pTop.set(truths[j]!.pClickTop, offset);
-    pBuy.set(truths[j]!.pPurchaseGivenClick, offset);
+  for (const s of slates) {
     clicks.set(s.clicks, offset);
     purchases.set(s.purchases, offset);
     offset += s.items.length;
-  });
-
-  const oracleValue = new Float64Array(rows);
-  offset = 0;
-  truths.forEach((t) => {
-    for (let i = 0; i < t.price.length; i++) oracleValue[offset + i] = t.pClickTop[i]! * t.pPurchaseGivenClick[i]! * t.price[i]!;
-    offset += t.price.length;
-  });
-  const all: Policy[] = [...policies, { name: 'oracle', ctrScore: pTop, rankScore: oracleValue, cvrScore: pBuy }];
+  }
+  const all: Policy[] = [...policies, oracle];
 
   const result: Record<string, PolicyMetrics> = {};
   const revenueBySlate: Record<string, Float64Array> = {};
