@@ -124,10 +124,10 @@ export function buildRankerGraph(model: RankerModel, parts: GraphParts): Uint8Ar
   if (pairs > 0) {
     const gram = g.op('MatMul', [embedded, g.op('Transpose', [embedded], { perm: [0, 2, 1] })]);
     const gramShape = g.constant('interaction_flat_shape', BigInt64Array.of(-1n, BigInt(fields * fields)), [2]);
-    const cells: bigint[] = [];
-    for (let a = 0; a < fields; a++) for (let b = a + 1; b < fields; b++) cells.push(BigInt(a * fields + b));
+    // column `pair` takes the cell (a, b), a < b, pairs in row-major order
     const upper = new Float32Array(fields * fields * pairs);
-    cells.forEach((cell, pair) => (upper[Number(cell) * pairs + pair] = 1));
+    let pair = 0;
+    for (let a = 0; a < fields; a++) for (let b = a + 1; b < fields; b++) upper[(a * fields + b) * pairs + pair++] = 1;
     const pick = g.constant('interaction_pairs', upper, [fields * fields, pairs]);
     blocks.push({ name: g.op('MatMul', [g.op('Reshape', [gram, gramShape]), pick]), width: pairs });
   }

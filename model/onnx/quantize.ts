@@ -117,6 +117,9 @@ export const int8Embedding: EmbeddingEmitter = (g, indices, model) => {
   return g.op('Mul', [g.op('Cast', [gathered], { to: FLOAT }), scale]);
 };
 
+/** What exportInt8 writes, for a manifest's `model.quantization`. */
+export const INT8_QUANTIZATION = 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather';
+
 /** The served model with int8 weights and int8 compute. */
 export function exportInt8(model: RankerModel, options: Int8Options = {}): Uint8Array {
   return buildRankerGraph(model, {

@@ -19,7 +19,7 @@ import { ndcgPerSlate, bootstrapMeanCI, pairedBootstrapCI, slateRelevance, type 
 import { fitFeatures, type FitOptions } from '../features/fit.ts';
 import { parseManifest, type FeatureSpec, type Manifest, type ModelInput, type Objective } from '../features/manifest.ts';
 import { exportFp32 } from '../onnx/export.ts';
-import { exportInt8 } from '../onnx/quantize.ts';
+import { exportInt8, INT8_QUANTIZATION } from '../onnx/quantize.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { mergeEnsemble } from '../train/ensemble.ts';
 import { auc, both, logloss } from '../train/metrics.ts';
@@ -529,7 +529,7 @@ export async function trainDataset(options: TrainDatasetOptions): Promise<Traine
       id: modelId,
       version: digest,
       description: `ESMM multi-task CTR/CVR network trained on ${schema.name}${seeds.length > 1 ? ` (${seeds.length} seeds merged, logits averaged)` : ''}; position tower dropped at export`,
-      quantization: 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather',
+      quantization: INT8_QUANTIZATION,
     },
     metrics: {
       ...(validSlates.length > 0 ? { validation: { slates: validSlates.length, per_seed: validation } } : {}),

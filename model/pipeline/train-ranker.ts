@@ -11,7 +11,7 @@ import { pointInTimeSlates } from '../dataset/point-in-time.ts';
 import type { LabelledSlate } from '../dataset/slates.ts';
 import { assembleTrainingSet } from '../dataset/training-set.ts';
 import { exportFp32 } from '../onnx/export.ts';
-import { exportInt8 } from '../onnx/quantize.ts';
+import { exportInt8, INT8_QUANTIZATION } from '../onnx/quantize.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { auc, both, logloss } from '../train/metrics.ts';
 import { train, type TrainOptions, type TrainResult } from '../train/trainer.ts';
@@ -152,7 +152,7 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       id: options.modelId,
       version: digest,
       description: 'ESMM multi-task CTR/CVR network (shared bottom over embeddings and numeric features; position tower dropped at export), int8 dynamic quantization',
-      quantization: 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather',
+      quantization: INT8_QUANTIZATION,
     },
     metrics: { [testDays > 0 ? 'test' : 'validation']: { rows: heldOut.click.length, slates: testDays > 0 ? testSlates.length : validSlates.length, ...metrics } },
     training: {
