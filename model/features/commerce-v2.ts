@@ -1,10 +1,15 @@
 // The reference trainer's features over the commerce-v2 records: which record fields the model
 // reads and how. Transforms' constants and vocabularies are placeholders here; fit.ts fills them
 // from training data and the result goes into the manifest.
-import type { FeatureSpec, ModelInput } from './manifest.ts';
+import type { FeatureSpec, FieldRef, ModelInput, NumericTransform } from './manifest.ts';
 
 const identity = { mean: 0, std: 1 };
 const logIdentity = { log1p: true, mean: 0, std: 1 };
+
+/** A cross feature: `key`'s value looked up in the map at `map` (e.g. the user's affinity for the item's category). */
+function mapLookup(name: string, map: FieldRef, key: FieldRef, fallback: number, transform: NumericTransform): FeatureSpec {
+  return { name, kind: 'cross', op: 'map_lookup', map, key, default: fallback, transform };
+}
 
 export interface CommerceFeatureOptions {
   /** hash buckets for the item id embedding (0 = no id feature) */
@@ -41,53 +46,13 @@ export function commerceV2Features(options: CommerceFeatureOptions): { features:
     { name: 'item_impressions', kind: 'numeric', from: { source: 'item', field: 'impressions' }, default: 0, transform: logIdentity },
     { name: 'item_click_coec', kind: 'numeric', from: { source: 'item', field: 'click_coec' }, default: 1, transform: { ...logIdentity, clip: [0, 5] } },
     { name: 'item_cvr', kind: 'numeric', from: { source: 'item', field: 'cvr' }, default: 0.1, transform: { ...identity, clip: [0, 1] } },
-    {
-      name: 'user_category_affinity',
-      kind: 'cross',
-      op: 'map_lookup',
-      map: { source: 'user', field: 'category_affinity' },
-      key: { source: 'item', field: 'category' },
-      default: 1,
-      transform: { ...logIdentity, clip: [0, 5] },
-    },
-    {
-      name: 'user_brand_affinity',
-      kind: 'cross',
-      op: 'map_lookup',
-      map: { source: 'user', field: 'brand_affinity' },
-      key: { source: 'item', field: 'brand' },
-      default: 1,
-      transform: { ...logIdentity, clip: [0, 5] },
-    },
-    {
-      name: 'item_segment_coec',
-      kind: 'cross',
-      op: 'map_lookup',
-      map: { source: 'item', field: 'segment_coec' },
-      key: { source: 'user', field: 'segment' },
-      default: 1,
-      transform: { ...logIdentity, clip: [0, 5] },
-    },
-    {
-      name: 'brand_segment_affinity',
-      kind: 'cross',
-      op: 'map_lookup',
-      map: { source: 'item', field: 'brand_segment_affinity' },
-      key: { source: 'user', field: 'segment' },
-      default: 1,
-      transform: { ...logIdentity, clip: [0, 5] },
-    },
+    mapLookup('user_category_affinity', { source: 'user', field: 'category_affinity' }, { source: 'item', field: 'category' }, 1, { ...logIdentity, clip: [0, 5] }),
+    mapLookup('user_brand_affinity', { source: 'user', field: 'brand_affinity' }, { source: 'item', field: 'brand' }, 1, { ...logIdentity, clip: [0, 5] }),
+    mapLookup('item_segment_coec', { source: 'item', field: 'segment_coec' }, { source: 'user', field: 'segment' }, 1, { ...logIdentity, clip: [0, 5] }),
+    mapLookup('brand_segment_affinity', { source: 'item', field: 'brand_segment_affinity' }, { source: 'user', field: 'segment' }, 1, { ...logIdentity, clip: [0, 5] }),
     { name: 'item_price_vs_category', kind: 'numeric', from: { source: 'item', field: 'price_vs_category' }, default: 0, transform: { ...identity, clip: [-3, 3] } },
     { name: 'user_relative_price', kind: 'numeric', from: { source: 'user', field: 'relative_click_price' }, default: 0, transform: { ...identity, clip: [-3, 3] } },
-    {
-      name: 'user_category_share',
-      kind: 'cross',
-      op: 'map_lookup',
-      map: { source: 'user', field: 'category_share' },
-      key: { source: 'item', field: 'category' },
-      default: 0,
-      transform: { ...identity, clip: [0, 1] },
-    },
+    mapLookup('user_category_share', { source: 'user', field: 'category_share' }, { source: 'item', field: 'category' }, 0, { ...identity, clip: [0, 1] }),
     {
       name: 'price_vs_user',
       kind: 'cross',
