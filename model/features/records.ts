@@ -60,6 +60,47 @@ export interface ContextFeatures extends RawRecord {
   hour: number;
 }
 
+/** A record type's named fields (its index signature left out). */
+type FieldsOf<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
+
+// One entry per field: the compiler holds each list to its interface (a missing or extra field is
+// a type error), so what the validator treats as served cannot drift from what the backfill writes.
+const userFields: Record<FieldsOf<UserFeatures>, true> = {
+  segment: true,
+  loyalty_tier: true,
+  tenure_days: true,
+  impressions: true,
+  clicks: true,
+  purchases: true,
+  click_coec: true,
+  category_affinity: true,
+  brand_affinity: true,
+  avg_click_price: true,
+  category_share: true,
+  relative_click_price: true,
+};
+const itemFields: Record<FieldsOf<ItemFeatures>, true> = {
+  category: true,
+  brand: true,
+  price: true,
+  rating: true,
+  age_days: true,
+  impressions: true,
+  clicks: true,
+  purchases: true,
+  click_coec: true,
+  segment_coec: true,
+  brand_segment_affinity: true,
+  cvr: true,
+  price_vs_category: true,
+};
+const contextFields: Record<FieldsOf<ContextFeatures>, true> = { device: true, page: true, hour: true };
+
+/** The fields of a user, item and context record. */
+export const USER_RECORD_FIELDS: readonly string[] = Object.keys(userFields);
+export const ITEM_RECORD_FIELDS: readonly string[] = Object.keys(itemFields);
+export const CONTEXT_RECORD_FIELDS: readonly string[] = Object.keys(contextFields);
+
 /** Derives the context record from a request's context (or a logged impression's). */
 export function contextRecord(context: { device?: unknown; page?: unknown; time?: unknown } | undefined, now: Date): ContextFeatures {
   let hour = now.getUTCHours();

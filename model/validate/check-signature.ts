@@ -2,7 +2,7 @@
 // [N, features] tensor per manifest input, of the manifest's dtype) and what it will read (one
 // float32 probability per row from each named output, at the manifest's column).
 import type { FieldRef, Manifest } from '../features/manifest.ts';
-import { FEATURE_SET_SCHEMA } from '../features/records.ts';
+import { CONTEXT_RECORD_FIELDS, FEATURE_SET_SCHEMA, ITEM_RECORD_FIELDS, USER_RECORD_FIELDS } from '../features/records.ts';
 import { formatShape, type OnnxSignature, type TensorInfo } from './onnx-signature.ts';
 
 export interface Issue {
@@ -18,40 +18,12 @@ export interface SignatureCheck {
 
 /**
  * The record fields the worker has at serving time (model/features/records.ts): what the backfill
- * writes per user and item, and the context record the worker derives from a request.
+ * writes per user and item, and the context record the worker derives from a request; plus the
+ * user's and the item's id, which the request carries.
  */
-const USER_FIELDS = new Set([
-  'id',
-  'segment',
-  'loyalty_tier',
-  'tenure_days',
-  'impressions',
-  'clicks',
-  'purchases',
-  'click_coec',
-  'category_affinity',
-  'brand_affinity',
-  'avg_click_price',
-  'category_share',
-  'relative_click_price',
-]);
-const ITEM_FIELDS = new Set([
-  'id',
-  'category',
-  'brand',
-  'price',
-  'rating',
-  'age_days',
-  'impressions',
-  'clicks',
-  'purchases',
-  'click_coec',
-  'segment_coec',
-  'brand_segment_affinity',
-  'cvr',
-  'price_vs_category',
-]);
-const CONTEXT_FIELDS = new Set(['device', 'page', 'hour']);
+const USER_FIELDS = new Set(['id', ...USER_RECORD_FIELDS]);
+const ITEM_FIELDS = new Set(['id', ...ITEM_RECORD_FIELDS]);
+const CONTEXT_FIELDS = new Set(CONTEXT_RECORD_FIELDS);
 
 const describe = (t: TensorInfo) => `${t.name} (${t.dtype} ${formatShape(t.shape)})`;
 
