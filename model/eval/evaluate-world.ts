@@ -242,7 +242,7 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
   }
 
   const P = ev.policies;
-  const gap = (name: 'int8' | 'fp32') => ({
+  const gap = (name: 'int8' | 'fp32' | typeof SEGMENT_CEILING) => ({
     auc: gapClosed(P[name]!.ctr_auc_expected, P.popularity!.ctr_auc_expected, P.oracle!.ctr_auc_expected),
     revenue: gapClosed(P[name]!.revenue_per_slate, P.popularity!.revenue_per_slate, P.oracle!.revenue_per_slate),
   });
@@ -266,10 +266,7 @@ export async function evaluateWorldModel(input: WorldEvalInput): Promise<EvalRep
       segment_ceiling: {
         ctr_auc_expected: ceiling.ctr_auc_expected,
         revenue_per_slate: ceiling.revenue_per_slate,
-        gap_closed: {
-          auc: gapClosed(ceiling.ctr_auc_expected, P.popularity!.ctr_auc_expected, P.oracle!.ctr_auc_expected),
-          revenue: gapClosed(ceiling.revenue_per_slate, P.popularity!.revenue_per_slate, P.oracle!.revenue_per_slate),
-        },
+        gap_closed: gap(SEGMENT_CEILING),
       },
       reproduction: input.reproduction ?? null,
     },
