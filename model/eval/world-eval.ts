@@ -9,6 +9,7 @@
 import type { LabelledSlate } from '../dataset/slates.ts';
 import { auc } from '../train/metrics.ts';
 import type { World } from '../world/index.ts';
+import { rowsOf } from './offline-eval.ts';
 import { expectedAuc } from './probabilistic-metrics.ts';
 import { bootstrapMeanCI, ndcgAtK, randomNdcgAtK, slateRelevance, type Interval } from './ranking-metrics.ts';
 import { expectedOutcome, orderBy, slateTruth, type SlateTruth } from './world-oracle.ts';
@@ -74,14 +75,7 @@ export function evaluateOnWorld(world: World, slates: readonly LabelledSlate[], 
   const oracle = truthPolicy('oracle', truths);
   const { ctrScore: pTop, cvrScore: pBuy, rankScore: oracleValue } = oracle;
   const rows = pTop.length;
-  const clicks = new Uint8Array(rows);
-  const purchases = new Uint8Array(rows);
-  let offset = 0;
-  for (const s of slates) {
-    clicks.set(s.clicks, offset);
-    purchases.set(s.purchases, offset);
-    offset += s.items.length;
-  }
+  const { click: clicks, purchase: purchases } = rowsOf(slates);
   const all: Policy[] = [...policies, oracle];
 
   const result: Record<string, PolicyMetrics> = {};
@@ -91,7 +85,7 @@ export function evaluateOnWorld(world: World, slates: readonly LabelledSlate[], 
     const ndcg = new Float64Array(slates.length);
     const revenue = new Float64Array(slates.length);
     let clickSum = 0;
-    offset = 0;
+    let offset = 0;
     slates.forEach((s, j) => {
       const n = s.items.length;
       const rank = Array.prototype.slice.call(policy.rankScore, offset, offset + n) as number[];
