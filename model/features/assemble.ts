@@ -208,11 +208,14 @@ function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): En
  */
 export interface AssemblerOptions {
   /**
-   * Remember, per stored item record, the encoded values of the columns that depend on that record
-   * alone (e.g. the item's price, rating, category), and reuse them for every slate that carries the
-   * same record object without inline fields. For a server whose record cache hands out the same
-   * immutable objects request after request (the worker); a trainer builds fresh records per slate
-   * and leaves it off. A malformed value in such a column is counted once per record, not per slate.
+   * For a server whose record cache hands out the same immutable objects request after request (the
+   * worker); a trainer builds fresh records per slate and leaves it off.
+   *  - Remember, per stored item record, the encoded values of the columns that depend on that
+   *    record alone (e.g. the item's rating, category), and reuse them for every slate that carries
+   *    the same record object. A column that reads a field the request sends inline for that item
+   *    (a storefront sends today's price) is computed afresh for that row; the others still come
+   *    from the memo.
+   * A malformed value in a remembered column is counted once per record, not per slate.
    */
   memoizeItemColumns?: boolean;
 }
@@ -225,8 +228,12 @@ export class FeatureAssembler {
   private readonly itemMemo: WeakMap<RawRecord, Float64Array> | undefined;
   /** the memoized columns, by memoSlot */
   private readonly memoColumns: CompiledColumn[] = [];
+  /** memo slots by the item field they read: what an inline field of that name overrides */
+  private readonly memoSlotsByField = new Map<string, number[]>();
   /** per-row memo vectors of the slate being filled (reused between fills) */
   private rowMemo: Array<Float64Array | undefined> = [];
+  /** per-row copies of a memo vector with the inline-overridden slots recomputed (reused between fills) */
+  private rowScratch: Float64Array[] = [];
 
   constructor(
     readonly manifest: Manifest,
@@ -244,6 +251,11 @@ export class FeatureAssembler {
         if (options.memoizeItemColumns && itemFieldsOnly(spec)) {
           column.memoSlot = this.memoColumns.length;
           this.memoColumns.push(column);
+          for (const ref of refsOf(spec)) {
+            const slots = this.memoSlotsByField.get(ref.field) ?? [];
+            if (!slots.includes(column.memoSlot)) slots.push(column.memoSlot);
+            this.memoSlotsByField.set(ref.field, slots);
+          }
         }
         return column;
       }),
@@ -286,7 +298,11 @@ export class FeatureAssembler {
     }
   }
 
-  /** Each row's memo vector: found by its stored record, computed on first sight; none with inline fields. */
+  /**
+   * Each row's memo vector: found by its stored record (computed on first sight from the record
+   * alone), with the slots that read a field sent inline for that row recomputed in a per-row copy;
+   * none for a row without a stored record.
+   */
   private memoRows(slate: SlateRecords): Array<Float64Array | undefined> {
     const memo = this.itemMemo!;
     const rows = this.rowMemo;
@@ -294,19 +310,38 @@ export class FeatureAssembler {
     for (let r = 0; r < slate.items.length; r++) {
       const item = slate.items[r]!;
       const stored = item.stored;
-      if (item.inline !== undefined || stored === undefined || stored === null || typeof stored !== 'object') {
+      if (stored === undefined || stored === null || typeof stored !== 'object') {
         rows[r] = undefined;
         continue;
       }
       let values = memo.get(stored);
       if (values === undefined) {
+        // the record alone, whatever this row sends inline: the memo serves every later slate
+        const recordOnly: SlateRecords = item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored }] };
+        const row = item.inline === undefined ? r : 0;
         values = new Float64Array(this.memoColumns.length);
-        for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(slate, r);
+        for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(recordOnly, row);
         memo.set(stored, values);
       }
-      rows[r] = values;
+      rows[r] = item.inline === undefined ? values : this.withInline(slate, r, item.inline, values);
     }
     return rows;
+  }
+
+  /** `values`, or a per-row copy of it whose slots reading an inline field are encoded from this row. */
+  private withInline(slate: SlateRecords, r: number, inline: RawRecord, values: Float64Array): Float64Array {
+    let scratch: Float64Array | undefined;
+    for (const field in inline) {
+      if (inline[field] === undefined) continue; // not an override: the stored value is read
+      const slots = this.memoSlotsByField.get(field);
+      if (slots === undefined) continue;
+      if (scratch === undefined) {
+        scratch = this.rowScratch[r] ??= new Float64Array(values.length);
+        scratch.set(values);
+      }
+      for (const slot of slots) scratch[slot] = this.memoColumns[slot]!.encode(slate, r);
+    }
+    return scratch ?? values;
   }
 
   /** The encoded values of one row, by feature name: for explain output and exposure logs. */

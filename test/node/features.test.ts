@@ -140,7 +140,7 @@ describe('FeatureAssembler', () => {
     fc.assert(
       fc.property(
         fc.array(record, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value, rating: value, unused: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
         (pool, slates) => {
           const plain = new FeatureAssembler(withIds);
           const memo = new FeatureAssembler(withIds, { memoizeItemColumns: true });
@@ -168,16 +168,24 @@ describe('FeatureAssembler', () => {
     );
   });
 
-  it('memoizes only columns of the item\'s stored fields, and not for an item sent with inline fields', () => {
+  it('memoizes only columns of the item\'s stored fields, recomputing those an item sends inline', () => {
     const memo = new FeatureAssembler(manifest, { memoizeItemColumns: true });
     const stored = { price: 100, rating: 4, category: 'shoes' };
     const buffers = memo.allocate(2);
     memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i1', stored }] }, buffers);
     expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(100) - 1) / 2, 6);
-    // same record object, now with an inline price: the inline value wins, the memo is not used
+    // same record object, now with an inline price: the inline value wins where price is read
     memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i1', stored, inline: { price: 25 } }] }, buffers);
     expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(25) - 1) / 2, 6);
     expect(memo.rowValues(buffers, 0).price_ratio).toBeCloseTo(Math.log(25 / 50), 6);
+    expect(memo.rowValues(buffers, 0).rating).toBe(4);
+    // first seen with an inline price: the memo keeps the record's own price for the next slate
+    const fresh = { price: 80, rating: 2, category: 'shoes' };
+    memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i2', stored: fresh, inline: { price: 10 } }] }, buffers);
+    expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(10) - 1) / 2, 6);
+    memo.fill({ userId: 'u1', user: { aff: { shoes: 2 }, avg_price: 50 }, context: {}, items: [{ id: 'i2', stored: fresh }] }, buffers);
+    expect(memo.rowValues(buffers, 0).price).toBeCloseTo((Math.log1p(80) - 1) / 2, 6);
+    expect(memo.rowValues(buffers, 0).rating).toBe(2);
     // a different user with the same record: user-dependent columns follow the user
     memo.fill({ userId: 'u2', user: { aff: { shoes: 3 }, avg_price: 100 }, context: {}, items: [{ id: 'i1', stored }] }, buffers);
     expect(memo.rowValues(buffers, 0).affinity).toBe(3);
