@@ -13,8 +13,11 @@ export interface ActiveFeatureSet {
   items: number;
 }
 
-export const userKey = (version: string, userId: string): string => `fs:${version}:u:${userId}`;
-export const itemKey = (version: string, itemId: string): string => `fs:${version}:i:${itemId}`;
+/** The kind segment of a record's key, `fs:<version>:<kind>:<id>`: u (user) or i (item). */
+export type RecordKind = 'u' | 'i';
+export const recordKey = (version: string, kind: RecordKind, id: string): string => `fs:${version}:${kind}:${id}`;
+export const userKey = (version: string, userId: string): string => recordKey(version, 'u', userId);
+export const itemKey = (version: string, itemId: string): string => recordKey(version, 'i', itemId);
 
 /** KV keys are at most 512 bytes; ids are capped well below that by the API. */
 export const MAX_KV_KEY_BYTES = 512;

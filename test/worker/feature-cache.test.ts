@@ -47,6 +47,47 @@ describe('feature record cache', () => {
     expect(second[0]).toBe(first[0]);
   });
 
+  it('reads a slate by ids: misses from KV under their keys, then hits by id, the same entries getRecords sees', async () => {
+    const version = freshVersion();
+    const p = probe({ version });
+    await env.FEATURES.put(key(version, 'i', 'a'), JSON.stringify({ price: 1 }));
+    await env.FEATURES.put(key(version, 'i', 'b:c'), JSON.stringify({ price: 2 }));
+    await env.FEATURES.put(key(version, 'u', 'x'), JSON.stringify({ segment: 's' }));
+    const { store } = storeWith(p);
+    await store.activeFeatureSet();
+    // a duplicate id, an id with a colon, an unknown id and the user
+    const first = await store.getSlateRecords(version, ['a', 'b:c', 'a', 'nope'], 'x');
+    expect(first).toEqual([{ price: 1 }, { price: 2 }, { price: 1 }, null, { segment: 's' }]);
+    expect(p.calls.bulk).toBe(1);
+    expect(p.calls.keys).toBe(4);
+    const again = await store.getSlateRecords(version, ['nope', 'b:c', 'a'], undefined);
+    expect(again).toEqual([null, { price: 2 }, { price: 1 }]);
+    expect(p.calls.bulk).toBe(1);
+    expect(again[2]).toBe(first[0]);
+    // one cache: the same entries by full key, and an item id never finds the user's record
+    const byKey = await store.getRecords([key(version, 'i', 'a'), key(version, 'u', 'x'), key(version, 'i', 'x')]);
+    expect(byKey[0]).toBe(first[0]);
+    expect(byKey[1]).toBe(first[4]);
+    expect(byKey[2]).toBeNull();
+    expect(p.calls.bulk).toBe(2);
+  });
+
+  it('reads a slate of another version than the cached one from KV, without caching it', async () => {
+    const version = freshVersion();
+    const other = freshVersion();
+    const p = probe({ version });
+    await env.FEATURES.put(key(version, 'i', 'a'), JSON.stringify({ price: 1 }));
+    await env.FEATURES.put(key(other, 'i', 'a'), JSON.stringify({ price: 9 }));
+    const { store } = storeWith(p);
+    await store.activeFeatureSet();
+    expect(await store.getSlateRecords(version, ['a'], undefined)).toEqual([{ price: 1 }]);
+    expect(await store.getSlateRecords(other, ['a'], undefined)).toEqual([{ price: 9 }]);
+    expect(await store.getSlateRecords(other, ['a'], undefined)).toEqual([{ price: 9 }]);
+    expect(p.calls.bulk).toBe(3);
+    expect(await store.getSlateRecords(version, ['a'], undefined)).toEqual([{ price: 1 }]);
+    expect(p.calls.bulk).toBe(3);
+  });
+
   it('reads misses in bulk batches of at most 100 keys', async () => {
     const version = freshVersion();
     const p = probe({ version });

@@ -7,7 +7,7 @@
 // missing rather than trusted. Both are remembered for a shorter negative TTL. A bulk read that
 // hangs is given up after readTimeoutMs, so a shared read can never stay in flight (and be joined)
 // forever; the request that waits for it gives up much sooner, at its deadline (rank/deadline.ts).
-import { ACTIVE_KEY, parseActiveFeatureSet, type ActiveFeatureSet } from '../../model/features/kv-layout.ts';
+import { ACTIVE_KEY, parseActiveFeatureSet, recordKey, type ActiveFeatureSet, type RecordKind } from '../../model/features/kv-layout.ts';
 import type { RawRecord } from '../../model/features/records.ts';
 import { SHARED_READ_TIMEOUT_MS, withTimeout } from '../rank/deadline.ts';
 import { approximateBytes, DEFAULT_RECORD_CACHE, RecordCache, type CacheEntry, type RecordCacheOptions } from './record-cache.ts';
@@ -103,13 +103,33 @@ export class FeatureStore {
    * Only keys of the active feature set (fs:<version>:...) are cached. Rejects if KV fails for a
    * key that is not cached; a failed background refresh keeps serving the stale value.
    */
-  async getRecords(keys: readonly string[], options: ReadOptions = {}): Promise<Array<RawRecord | null>> {
+  getRecords(keys: readonly string[], options: ReadOptions = {}): Promise<Array<RawRecord | null>> {
     const now = this.options.clock();
-    const out: Array<RawRecord | null> = new Array<RawRecord | null>(keys.length);
+    return this.read(keys.length, (i) => this.cache.lookup(keys[i]!, now), (i) => keys[i]!, now, options);
+  }
+
+  /**
+   * getRecords() of `fs:<version>:i:<id>` for each item id, then `fs:<version>:u:<userId>` if a
+   * user is given. A cached record is found by its id (no key string is built for it); keys are
+   * made only for what must be read from KV.
+   */
+  getSlateRecords(version: string, itemIds: readonly string[], userId: string | undefined, options: ReadOptions = {}): Promise<Array<RawRecord | null>> {
+    const now = this.options.clock();
+    const n = itemIds.length;
+    const kind = (i: number): RecordKind => (i < n ? 'i' : 'u');
+    const id = (i: number): string => (i < n ? itemIds[i]! : userId!);
+    const keyAt = (i: number): string => recordKey(version, kind(i), id(i));
+    const cached = this.cache.version === version;
+    return this.read(n + (userId === undefined ? 0 : 1), (i) => (cached ? this.cache.lookupId(kind(i), id(i), now) : this.cache.lookup(keyAt(i), now)), keyAt, now, options);
+  }
+
+  /** The `count` values: each entry found by lookupAt(i), misses read from KV under keyAt(i). */
+  private async read(count: number, lookupAt: (i: number) => CacheEntry | undefined, keyAt: (i: number) => string, now: number, options: ReadOptions): Promise<Array<RawRecord | null>> {
+    const out: Array<RawRecord | null> = new Array<RawRecord | null>(count);
     let misses: number[] | undefined;
     let stale: string[] | undefined;
-    for (let i = 0; i < keys.length; i++) {
-      const entry = this.cache.lookup(keys[i]!, now);
+    for (let i = 0; i < count; i++) {
+      const entry = lookupAt(i);
       if (entry === undefined) {
         (misses ??= []).push(i);
         continue;
@@ -121,7 +141,11 @@ export class FeatureStore {
       }
     }
     if (stale) this.refreshInBackground(stale, options);
-    if (misses) await this.readMisses(keys, misses, out, now, options);
+    if (misses) {
+      const keys: string[] = new Array<string>(count);
+      for (const i of misses) keys[i] = keyAt(i);
+      await this.readMisses(keys, misses, out, now, options);
+    }
     return out;
   }
 

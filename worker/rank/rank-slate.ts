@@ -5,7 +5,6 @@
 // were read, else the request order; the rules still apply. The served slate is handed back beside
 // the response for the exposure log.
 import type { AssembledInput, ItemRow, SlateRecords } from '../../model/features/assemble.ts';
-import { itemKey, userKey } from '../../model/features/kv-layout.ts';
 import { contextRecord, FEATURE_SET_SCHEMA, type ContextFeatures, type RawRecord, type RawValue } from '../../model/features/records.ts';
 import type { CompiledArm, ScoringArm } from '../experiments/config.ts';
 import { coin, seedOf, teamDraft } from '../experiments/interleave.ts';
@@ -123,9 +122,12 @@ export function readSlate(request: RankRequest, store: FeatureStore, options: { 
   const read = (async (): Promise<SlateRead> => {
     const active = await store.activeFeatureSet();
     if (!active) return { active: null, stored: [], user: undefined };
-    const keys = request.items.map((item) => itemKey(active.version, item.id));
-    if (request.user_id !== undefined) keys.push(userKey(active.version, request.user_id));
-    const reading = store.getRecords(keys, { waitUntil: options.waitUntil });
+    const reading = store.getSlateRecords(
+      active.version,
+      request.items.map((item) => item.id),
+      request.user_id,
+      { waitUntil: options.waitUntil },
+    );
     options.whileReading?.();
     const records = await reading;
     return { active: { version: active.version, schema: active.schema }, stored: records.slice(0, n), user: request.user_id !== undefined ? (records[n] ?? undefined) : undefined };
