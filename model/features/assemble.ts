@@ -2,8 +2,12 @@
 // context records into the model's input tensors, driven only by the manifest. Nothing here may use
 // a Node or Workers API.
 import { fnv1a32 } from './hash.ts';
-import type { FeatureSpec, FieldRef, InputDType, Manifest, NumericTransform } from './manifest.ts';
+import type { FeatureSpec, FieldRef, InputDType, Manifest } from './manifest.ts';
 import type { RawRecord, RawValue } from './records.ts';
+import { KeyInterner, TableCross } from './table-cross.ts';
+import { compileTransform, keyOf, numberOf, type FeatureQualityCounters } from './values.ts';
+
+export type { FeatureQualityCounters } from './values.ts';
 
 /** One slate row: the item's KV record and the fields sent inline with the request. */
 export interface ItemRow {
@@ -28,11 +32,6 @@ export interface AssembledInput {
   data: InputBuffer;
 }
 
-/** Why a value was replaced by its default; counted so a dashboard can see bad data arrive. */
-export interface FeatureQualityCounters {
-  /** present but of the wrong type, or not a finite number */
-  invalid: number;
-}
 
 type Encoder = (slate: SlateRecords, row: number) => number;
 /** A field reference compiled into a closure that reads that one field (no switch per value). */
@@ -44,6 +43,8 @@ interface CompiledColumn {
   perItem: boolean;
   /** its place in a record's memo vector (FeatureAssembler's memoizeItemColumns), or -1 */
   memoSlot: number;
+  /** the slate-table fast path of a user/context map looked up by an item field (memoizeItemColumns) */
+  table?: TableCross;
 }
 
 interface CompiledInput {
@@ -52,25 +53,6 @@ interface CompiledInput {
   columns: CompiledColumn[];
 }
 
-/**
- * A numeric transform compiled for one feature: (clip(log1p?(max(x, 0))) - mean) / std, with the
- * constants captured once instead of read from the spec for every value.
- */
-function compileTransform(t: NumericTransform): (x: number) => number {
-  const { mean, std } = t;
-  if (t.clip) {
-    const [lo, hi] = t.clip;
-    if (t.log1p) {
-      return (x) => {
-        const v = Math.log1p(x > 0 ? x : 0);
-        return ((v < lo ? lo : v > hi ? hi : v) - mean) / std;
-      };
-    }
-    return (x) => ((x < lo ? lo : x > hi ? hi : x) - mean) / std;
-  }
-  if (t.log1p) return (x) => (Math.log1p(x > 0 ? x : 0) - mean) / std;
-  return (x) => (x - mean) / std;
-}
 
 /** The raw value a field reference names for one row of a slate (before defaults and transforms). */
 export function resolve(ref: FieldRef, slate: SlateRecords, row: number): RawValue | undefined {
@@ -132,21 +114,8 @@ function dependsOnItem(spec: FeatureSpec): boolean {
 }
 
 function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): Encoder {
-  const asNumber = (v: RawValue | undefined, fallback: number): number => {
-    if (v === undefined || v === null) return fallback;
-    if (typeof v === 'number' && Number.isFinite(v)) return v;
-    if (typeof v === 'boolean') return v ? 1 : 0;
-    counters.invalid++;
-    return fallback;
-  };
-  const asKey = (v: RawValue | undefined): string | undefined => {
-    if (v === undefined || v === null) return undefined;
-    if (typeof v === 'string') return v;
-    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-    if (typeof v === 'boolean') return v ? 'true' : 'false';
-    counters.invalid++;
-    return undefined;
-  };
+  const asNumber = (v: RawValue | undefined, fallback: number): number => numberOf(v, fallback, counters);
+  const asKey = (v: RawValue | undefined): string | undefined => keyOf(v, counters);
 
   switch (spec.kind) {
     case 'numeric': {
@@ -234,6 +203,9 @@ export class FeatureAssembler {
   private rowMemo: Array<Float64Array | undefined> = [];
   /** per-row copies of a memo vector with the inline-overridden slots recomputed (reused between fills) */
   private rowScratch: Float64Array[] = [];
+  /** the keys of the table crosses' item fields (table-cross.ts), by index */
+  private readonly keys = new KeyInterner();
+  private readonly tables: TableCross[] = [];
 
   constructor(
     readonly manifest: Manifest,
@@ -248,19 +220,36 @@ export class FeatureAssembler {
         const spec = specs.get(name);
         if (!spec) throw new Error(`input ${input.name} names unknown feature ${name}`);
         const column: CompiledColumn = { encode: compileFeature(spec, this.counters), perItem: dependsOnItem(spec), memoSlot: -1 };
-        if (options.memoizeItemColumns && itemFieldsOnly(spec)) {
-          column.memoSlot = this.memoColumns.length;
-          this.memoColumns.push(column);
-          for (const ref of refsOf(spec)) {
-            const slots = this.memoSlotsByField.get(ref.field) ?? [];
-            if (!slots.includes(column.memoSlot)) slots.push(column.memoSlot);
-            this.memoSlotsByField.set(ref.field, slots);
-          }
+        if (options.memoizeItemColumns && itemFieldsOnly(spec)) column.memoSlot = this.addMemoColumn(column.encode, refsOf(spec));
+        if (options.memoizeItemColumns && spec.kind === 'cross' && TableCross.applies(spec)) {
+          // the item's key index is remembered with its record like an item-only column
+          const key = compileRef(spec.key);
+          const keys = this.keys;
+          const counters = this.counters;
+          const keySlot = this.addMemoColumn((slate, row) => {
+            const k = keyOf(key(slate, row), counters);
+            return k === undefined ? 0 : keys.intern(k);
+          }, [spec.key]);
+          const table = compileRef(spec.map);
+          column.table = new TableCross(spec, (slate) => table(slate as SlateRecords, 0), keys, counters, keySlot);
+          this.tables.push(column.table);
         }
         return column;
       }),
     }));
     this.itemMemo = this.memoColumns.length > 0 ? new WeakMap() : undefined;
+  }
+
+  /** Appends a column of the item's stored fields to the memo vector; returns its slot. */
+  private addMemoColumn(encode: Encoder, refs: FieldRef[]): number {
+    const slot = this.memoColumns.length;
+    this.memoColumns.push({ encode, perItem: true, memoSlot: slot });
+    for (const ref of refs) {
+      const slots = this.memoSlotsByField.get(ref.field) ?? [];
+      if (!slots.includes(slot)) slots.push(slot);
+      this.memoSlotsByField.set(ref.field, slots);
+    }
+    return slot;
   }
 
   /** Input layout: names, dtypes and widths, in manifest order. */
@@ -284,6 +273,8 @@ export class FeatureAssembler {
   fill(slate: SlateRecords, buffers: AssembledInput[], rowOffset = 0): void {
     const n = slate.items.length;
     const memo = this.itemMemo ? this.memoRows(slate) : undefined;
+    // after memoRows, which interned every row's keys
+    for (const table of this.tables) table.prepare(slate);
     for (let b = 0; b < this.compiled.length; b++) {
       const input = this.compiled[b]!;
       const buffer = buffers[b]!;
@@ -367,6 +358,14 @@ function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float
         const values = memo[r];
         data[index] = values !== undefined ? values[slot]! : encode(slate, r);
       }
+    } else if (memo !== undefined && column.table !== undefined && column.table.usable) {
+      const table = column.table;
+      const keySlot = table.keySlot;
+      for (let r = 0; r < n; r++, index += width) {
+        const values = memo[r];
+        const key = values !== undefined ? values[keySlot]! : 0;
+        data[index] = key > 0 ? table.valueAt(key) : encode(slate, r);
+      }
     } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = encode(slate, r);
     } else {
@@ -386,6 +385,14 @@ function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt
       for (let r = 0; r < n; r++, index += width) {
         const values = memo[r];
         data[index] = BigInt(values !== undefined ? values[slot]! : encode(slate, r));
+      }
+    } else if (memo !== undefined && column.table !== undefined && column.table.usable) {
+      const table = column.table;
+      const keySlot = table.keySlot;
+      for (let r = 0; r < n; r++, index += width) {
+        const values = memo[r];
+        const key = values !== undefined ? values[keySlot]! : 0;
+        data[index] = BigInt(key > 0 ? table.valueAt(key) : encode(slate, r));
       }
     } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = BigInt(encode(slate, r));

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { FeatureAssembler, type AssembledInput, type SlateRecords } from '../../model/features/assemble.ts';
+import { KeyInterner } from '../../model/features/table-cross.ts';
 import fc from 'fast-check';
 import { CategoryPrices, entityLookups, FeatureStatsAccumulator, IdInterner, PositionCurve, round4, STATS_ALL, STATS_ITEMS, STATS_USERS } from '../../model/features/compute.ts';
 import { pointInTimeSlates } from '../../model/dataset/point-in-time.ts';
 import { fitFeatures } from '../../model/features/fit.ts';
 import { fnv1a32 } from '../../model/features/hash.ts';
 import { parseManifest, type FeatureSpec, type Manifest, type ModelInput } from '../../model/features/manifest.ts';
-import { contextRecord } from '../../model/features/records.ts';
+import { contextRecord, type RawValue } from '../../model/features/records.ts';
 import type { Impression } from '../../model/data/impressions.ts';
 
 function referenceFnv(value: string): number {
@@ -136,20 +137,25 @@ describe('FeatureAssembler', () => {
       { name: 'ids', dtype: 'int64', features: ['item_hash', 'seg'] },
     ]);
     const value = fc.oneof(fc.double(), fc.integer({ min: -5, max: 500 }), fc.constantFrom('cheap', 'shoes', 'hats', true, null), fc.constant(undefined));
-    const record = fc.record({ price: value, rating: value, category: value }, { requiredKeys: [] });
+    // categories mostly among the users' table keys, so table lookups hit, miss and change between slates
+    const category = fc.oneof(fc.constantFrom('shoes', 'hats', 'cheap', 7, 42, true), value);
+    const record = fc.record({ price: value, rating: value, category }, { requiredKeys: [] });
     fc.assert(
       fc.property(
         fc.array(record, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value, rating: value, unused: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
-        (pool, slates) => {
+        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value, rating: value, category, unused: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 }),
+        // users whose affinity table (looked up by the item's category) is a table, malformed or absent
+        fc.array(fc.option(fc.record({ aff: fc.oneof(fc.dictionary(fc.constantFrom('shoes', 'hats', 'cheap', '7', '42', 'true', 'toString'), value), fc.constant(['shoes'] as RawValue[]), fc.constant('shoes'), fc.constant(null)), avg_price: value }, { requiredKeys: [] })), { minLength: 1, maxLength: 3 }),
+        (pool, slates, users) => {
           const plain = new FeatureAssembler(withIds);
           const memo = new FeatureAssembler(withIds, { memoizeItemColumns: true });
           const [a, b] = [plain.allocate(8), memo.allocate(8)];
           // the same record objects across slates, as the record cache hands them out
-          for (const rows of slates) {
+          for (const [s, rows] of slates.entries()) {
+            const user = users[s % users.length]!;
             const slate: SlateRecords = {
               userId: 'u1',
-              user: { segment: 'b', aff: { shoes: 2, hats: -1 }, avg_price: 50 },
+              user: user === null ? undefined : { segment: 'b', ...user },
               context: { device: 'mobile' },
               items: rows.map((row, i) => ({
                 id: `i${i}-${row.pick % pool.length}`,
@@ -190,6 +196,12 @@ describe('FeatureAssembler', () => {
     memo.fill({ userId: 'u2', user: { aff: { shoes: 3 }, avg_price: 100 }, context: {}, items: [{ id: 'i1', stored }] }, buffers);
     expect(memo.rowValues(buffers, 0).affinity).toBe(3);
     expect(memo.rowValues(buffers, 0).price_ratio).toBeCloseTo(0, 6);
+  });
+
+  it('interns table keys up to its capacity; a key past it has no index and is looked up row by row', () => {
+    const keys = new KeyInterner(2);
+    expect([keys.intern('shoes'), keys.intern('hats'), keys.intern('shoes'), keys.intern('cheap')]).toEqual([1, 2, 1, 0]);
+    expect([keys.find('hats'), keys.find('cheap'), keys.size]).toEqual([2, 0, 2]);
   });
 
   it('writes int64 inputs as BigInt', () => {
