@@ -4,7 +4,7 @@
 import { fnv1a32 } from './hash.ts';
 import type { FeatureSpec, FieldRef, InputDType, Manifest } from './manifest.ts';
 import type { RawRecord, RawValue } from './records.ts';
-import { KeyInterner, TableCross } from './table-cross.ts';
+import { ItemTableCross, KeyInterner, TableCross } from './table-cross.ts';
 import { compileTransform, keyOf, numberOf, type FeatureQualityCounters } from './values.ts';
 
 export type { FeatureQualityCounters } from './values.ts';
@@ -45,6 +45,8 @@ interface CompiledColumn {
   memoSlot: number;
   /** the slate-table fast path of a user/context map looked up by an item field (memoizeItemColumns) */
   table?: TableCross;
+  /** the memo path of an item's map looked up by a user/context field (memoizeItemColumns) */
+  itemTable?: ItemTableCross;
 }
 
 interface CompiledInput {
@@ -184,7 +186,9 @@ export interface AssemblerOptions {
    *    the same record object. A column that reads a field the request sends inline for that item
    *    (a storefront sends today's price) is computed afresh for that row; the others still come
    *    from the memo.
-   * A malformed value in a remembered column is counted once per record, not per slate.
+   *  - Crosses between a slate-wide table and an item key, or an item's table and a slate-wide
+   *    key, take the paths of table-cross.ts (per-slate table encoding; per-record slots by key).
+   * A malformed value in a remembered column is counted once per record (or table), not per slate.
    */
   memoizeItemColumns?: boolean;
 }
@@ -194,18 +198,20 @@ export class FeatureAssembler {
   private readonly compiled: CompiledInput[];
   private readonly featureNames: string[][];
   /** stored record -> its memoized columns' values, by memoSlot */
-  private readonly itemMemo: WeakMap<RawRecord, Float64Array> | undefined;
+  private readonly itemMemo: WeakMap<RawRecord, Float32Array> | undefined;
   /** the memoized columns, by memoSlot */
   private readonly memoColumns: CompiledColumn[] = [];
   /** memo slots by the item field they read: what an inline field of that name overrides */
   private readonly memoSlotsByField = new Map<string, number[]>();
   /** per-row memo vectors of the slate being filled (reused between fills) */
-  private rowMemo: Array<Float64Array | undefined> = [];
+  private rowMemo: Array<Float32Array | undefined> = [];
   /** per-row copies of a memo vector with the inline-overridden slots recomputed (reused between fills) */
-  private rowScratch: Float64Array[] = [];
+  private rowScratch: Float32Array[] = [];
   /** the keys of the table crosses' item fields (table-cross.ts), by index */
   private readonly keys = new KeyInterner();
   private readonly tables: TableCross[] = [];
+  /** the item-table crosses with their row-by-row encoders (which fill their memo slots) */
+  private readonly itemTables: Array<{ cross: ItemTableCross; encode: Encoder }> = [];
 
   constructor(
     readonly manifest: Manifest,
@@ -220,6 +226,8 @@ export class FeatureAssembler {
         const spec = specs.get(name);
         if (!spec) throw new Error(`input ${input.name} names unknown feature ${name}`);
         const column: CompiledColumn = { encode: compileFeature(spec, this.counters), perItem: dependsOnItem(spec), memoSlot: -1 };
+        // The memo keeps float32 (half the memory), which is exact: numeric values only fill float32
+        // inputs (parseManifest), categorical indices are integers of at most 2^24.
         if (options.memoizeItemColumns && itemFieldsOnly(spec)) column.memoSlot = this.addMemoColumn(column.encode, refsOf(spec));
         if (options.memoizeItemColumns && spec.kind === 'cross' && TableCross.applies(spec)) {
           // the item's key index is remembered with its record like an item-only column
@@ -233,6 +241,14 @@ export class FeatureAssembler {
           const table = compileRef(spec.map);
           column.table = new TableCross(spec, (slate) => table(slate as SlateRecords, 0), keys, counters, keySlot);
           this.tables.push(column.table);
+        }
+        if (options.memoizeItemColumns && spec.kind === 'cross' && ItemTableCross.applies(spec)) {
+          // one memo slot per value of the slate's key, empty (NaN) until a slate with that value reads it
+          const firstSlot = this.memoColumns.length;
+          for (let k = 0; k < ItemTableCross.KEYS; k++) this.addMemoColumn(() => Number.NaN, [spec.map]);
+          const key = compileRef(spec.key);
+          column.itemTable = new ItemTableCross((slate) => key(slate as SlateRecords, 0), firstSlot);
+          this.itemTables.push({ cross: column.itemTable, encode: column.encode });
         }
         return column;
       }),
@@ -272,6 +288,8 @@ export class FeatureAssembler {
    */
   fill(slate: SlateRecords, buffers: AssembledInput[], rowOffset = 0): void {
     const n = slate.items.length;
+    // the slate's key of each item-table cross first: memoRows fills the records' slots for it
+    for (const { cross } of this.itemTables) cross.prepare(slate);
     const memo = this.itemMemo ? this.memoRows(slate) : undefined;
     // after memoRows, which interned every row's keys
     for (const table of this.tables) table.prepare(slate);
@@ -294,7 +312,7 @@ export class FeatureAssembler {
    * alone), with the slots that read a field sent inline for that row recomputed in a per-row copy;
    * none for a row without a stored record.
    */
-  private memoRows(slate: SlateRecords): Array<Float64Array | undefined> {
+  private memoRows(slate: SlateRecords): Array<Float32Array | undefined> {
     const memo = this.itemMemo!;
     const rows = this.rowMemo;
     rows.length = slate.items.length;
@@ -310,9 +328,16 @@ export class FeatureAssembler {
         // the record alone, whatever this row sends inline: the memo serves every later slate
         const recordOnly: SlateRecords = item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored }] };
         const row = item.inline === undefined ? r : 0;
-        values = new Float64Array(this.memoColumns.length);
+        values = new Float32Array(this.memoColumns.length);
         for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(recordOnly, row);
         memo.set(stored, values);
+      }
+      for (const { cross, encode } of this.itemTables) {
+        const slot = cross.firstSlot + cross.keyIndex - 1;
+        // the record's value for this slate's key, on the first slate with that key
+        if (cross.keyIndex > 0 && values[slot] !== values[slot]) {
+          values[slot] = encode(item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored }] }, item.inline === undefined ? r : 0);
+        }
       }
       rows[r] = item.inline === undefined ? values : this.withInline(slate, r, item.inline, values);
     }
@@ -320,14 +345,14 @@ export class FeatureAssembler {
   }
 
   /** `values`, or a per-row copy of it whose slots reading an inline field are encoded from this row. */
-  private withInline(slate: SlateRecords, r: number, inline: RawRecord, values: Float64Array): Float64Array {
-    let scratch: Float64Array | undefined;
+  private withInline(slate: SlateRecords, r: number, inline: RawRecord, values: Float32Array): Float32Array {
+    let scratch: Float32Array | undefined;
     for (const field in inline) {
       if (inline[field] === undefined) continue; // not an override: the stored value is read
       const slots = this.memoSlotsByField.get(field);
       if (slots === undefined) continue;
       if (scratch === undefined) {
-        scratch = this.rowScratch[r] ??= new Float64Array(values.length);
+        scratch = this.rowScratch[r] ??= new Float32Array(values.length);
         scratch.set(values);
       }
       for (const slot of slots) scratch[slot] = this.memoColumns[slot]!.encode(slate, r);
@@ -347,7 +372,7 @@ export class FeatureAssembler {
 }
 
 /** Column by column: user/context columns are encoded once and broadcast, item columns per row. */
-function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float32Array | Int32Array, n: number, width: number, rowOffset: number, memo: Array<Float64Array | undefined> | undefined): void {
+function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float32Array | Int32Array, n: number, width: number, rowOffset: number, memo: Array<Float32Array | undefined> | undefined): void {
   for (let c = 0; c < width; c++) {
     const column = columns[c]!;
     const encode = column.encode;
@@ -366,6 +391,18 @@ function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float
         const key = values !== undefined ? values[keySlot]! : 0;
         data[index] = key > 0 ? table.valueAt(key) : encode(slate, r);
       }
+    } else if (memo !== undefined && column.itemTable !== undefined && column.itemTable.keyIndex > 0) {
+      const slot = column.itemTable.firstSlot + column.itemTable.keyIndex - 1;
+      for (let r = 0; r < n; r++, index += width) {
+        const values = memo[r];
+        if (values === undefined) {
+          data[index] = encode(slate, r);
+          continue;
+        }
+        const value = values[slot]!;
+        // NaN: the row sends the item's table inline (memoRows fills the slot for every other row)
+        data[index] = value === value ? value : encode(slate, r);
+      }
     } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = encode(slate, r);
     } else {
@@ -375,7 +412,7 @@ function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float
   }
 }
 
-function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number, memo: Array<Float64Array | undefined> | undefined): void {
+function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number, memo: Array<Float32Array | undefined> | undefined): void {
   for (let c = 0; c < width; c++) {
     const column = columns[c]!;
     const encode = column.encode;

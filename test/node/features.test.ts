@@ -66,6 +66,15 @@ describe('FeatureAssembler', () => {
       default: 0,
       transform: { mean: 0, std: 1 },
     },
+    {
+      name: 'segment_rate',
+      kind: 'cross',
+      op: 'map_lookup',
+      map: { source: 'item', field: 'rates' },
+      key: { source: 'user', field: 'segment' },
+      default: 0.5,
+      transform: { log1p: true, mean: 0, std: 1 },
+    },
   ];
   const manifest = manifestWith(features, [
     { name: 'cat', dtype: 'int32', features: ['seg', 'item_hash', 'device'] },
@@ -133,29 +142,32 @@ describe('FeatureAssembler', () => {
   it('memoizing item columns per stored record (the worker) fills exactly what computing them does, over random slates', () => {
     const withIds = manifestWith(features, [
       { name: 'cat', dtype: 'int32', features: ['seg', 'item_hash', 'device'] },
-      { name: 'num', dtype: 'float32', features: ['price', 'rating', 'affinity', 'price_ratio'] },
+      { name: 'num', dtype: 'float32', features: ['price', 'rating', 'affinity', 'price_ratio', 'segment_rate'] },
       { name: 'ids', dtype: 'int64', features: ['item_hash', 'seg'] },
     ]);
     const value = fc.oneof(fc.double(), fc.integer({ min: -5, max: 500 }), fc.constantFrom('cheap', 'shoes', 'hats', true, null), fc.constant(undefined));
     // categories mostly among the users' table keys, so table lookups hit, miss and change between slates
     const category = fc.oneof(fc.constantFrom('shoes', 'hats', 'cheap', 7, 42, true), value);
-    const record = fc.record({ price: value, rating: value, category }, { requiredKeys: [] });
+    // items' own tables by user segment; more segments (10) than the memo has slots per table (8)
+    const segments = ['s0', 's1', 's2', 's3', 's4', 's5', 's6', 's7', 's8', 's9'];
+    const rates = fc.oneof(fc.dictionary(fc.constantFrom(...segments, 'toString'), value), fc.constant('s1'), fc.constant(null));
+    const record = fc.record({ price: value, rating: value, category, rates }, { requiredKeys: [] });
     fc.assert(
       fc.property(
         fc.array(record, { minLength: 1, maxLength: 6 }),
-        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value, rating: value, category, unused: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.array(fc.record({ pick: fc.nat(), inline: fc.option(fc.record({ price: value, rating: value, category, rates, unused: value }, { requiredKeys: [] })), missing: fc.boolean() }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 8 }),
         // users whose affinity table (looked up by the item's category) is a table, malformed or absent
-        fc.array(fc.option(fc.record({ aff: fc.oneof(fc.dictionary(fc.constantFrom('shoes', 'hats', 'cheap', '7', '42', 'true', 'toString'), value), fc.constant(['shoes'] as RawValue[]), fc.constant('shoes'), fc.constant(null)), avg_price: value }, { requiredKeys: [] })), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.option(fc.record({ segment: fc.oneof(fc.constantFrom(...segments), value), aff: fc.oneof(fc.dictionary(fc.constantFrom('shoes', 'hats', 'cheap', '7', '42', 'true', 'toString'), value), fc.constant(['shoes'] as RawValue[]), fc.constant('shoes'), fc.constant(null)), avg_price: value }, { requiredKeys: [] })), { minLength: 1, maxLength: 6 }),
         (pool, slates, users) => {
           const plain = new FeatureAssembler(withIds);
           const memo = new FeatureAssembler(withIds, { memoizeItemColumns: true });
           const [a, b] = [plain.allocate(8), memo.allocate(8)];
-          // the same record objects across slates, as the record cache hands them out
+          // the same record objects (and users) across slates, as the record cache hands them out
           for (const [s, rows] of slates.entries()) {
             const user = users[s % users.length]!;
             const slate: SlateRecords = {
               userId: 'u1',
-              user: user === null ? undefined : { segment: 'b', ...user },
+              user: user === null ? undefined : user,
               context: { device: 'mobile' },
               items: rows.map((row, i) => ({
                 id: `i${i}-${row.pick % pool.length}`,
