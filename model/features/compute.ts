@@ -45,8 +45,19 @@ export const MAX_POSITION_BUCKET = 50;
 
 /** Pseudo-counts of expected clicks added to every COEC (shrinks sparse entities towards 1). */
 const COEC_PRIOR = 2;
-/** Pseudo-clicks added to every item's purchases-per-click rate. */
-const CVR_PRIOR_CLICKS = 10;
+/**
+ * Purchases per click are shrunk level by level (empirical Bayes): a category's rate towards the
+ * global rate, a brand's towards its category's, an item's towards its brand's, each with this many
+ * pseudo-clicks at the level above. An item sells a few times a month, so its own rate is mostly
+ * noise, while quality (which drives purchases) is largely the brand's: on the 1m world at 1M
+ * impressions the item rate shrunk towards its brand's tracks the true conversion better than one
+ * shrunk towards the global rate (correlation 0.72 against 0.62 with 10 pseudo-clicks), and the
+ * model ranks by revenue better with heavy shrinkage (gap closed 0.784 over seeds 1-3 with 150
+ * item pseudo-clicks, against 0.774 with 10 towards the global rate).
+ */
+const CVR_CATEGORY_PRIOR_CLICKS = 50;
+const CVR_BRAND_PRIOR_CLICKS = 200;
+const CVR_PRIOR_CLICKS = 150;
 /** Pseudo-clicks at the category median added to a user's relative click price. */
 const RELATIVE_PRICE_PRIOR = 2;
 
@@ -120,6 +131,24 @@ interface ItemStats extends Counts {
 }
 
 const newRate = (): Rate => ({ shown: 0, clicks: 0, expected: 0 });
+
+/** Clicks and the purchases that followed them in one slice (a brand, a category). */
+interface Conversions {
+  clicks: number;
+  purchases: number;
+}
+
+function addConversion(slices: Map<string, Conversions>, key: string, purchased: number): void {
+  let c = slices.get(key);
+  if (!c) slices.set(key, (c = { clicks: 0, purchases: 0 }));
+  c.clicks++;
+  c.purchases += purchased;
+}
+
+/** Purchases per click shrunk towards `prior` with `priorClicks` pseudo-clicks (`prior` itself without clicks). */
+function shrunkRate(c: Conversions | undefined, prior: number, priorClicks: number): number {
+  return c ? (c.purchases + priorClicks * prior) / (c.clicks + priorClicks) : prior;
+}
 
 function count(r: Rate, clicked: number, expected: number): void {
   r.shown++;
@@ -290,6 +319,9 @@ export class FeatureStatsAccumulator {
   private interned: InternedEntities | undefined;
   private totalClicks = 0;
   private totalPurchases = 0;
+  /** clicks and purchases per brand and per category: the priors of items' purchase rates */
+  private readonly brandConversions = new Map<string, Conversions>();
+  private readonly categoryConversions = new Map<string, Conversions>();
 
   /**
    * @param positionRates the log's click rate per position bucket (PositionCurve.rates())
@@ -304,12 +336,12 @@ export class FeatureStatsAccumulator {
   add(impression: StatsImpression, parts = STATS_ALL): void {
     const expected = this.positionRates[bucket(impression.position)]!;
     const brand = this.lookups.itemBrand?.get(impression.item_id);
+    const category = this.lookups.itemCategory.get(impression.item_id);
     if (parts & STATS_ITEMS) {
       const segment = this.lookups.userSegment?.get(impression.user_id);
-      this.addToItem(this.itemStats(impression.item_id), segment, brand, impression.clicked, impression.purchased, expected);
+      this.addToItem(this.itemStats(impression.item_id), segment, brand, category, impression.clicked, impression.purchased, expected);
     }
     if (parts & STATS_USERS) {
-      const category = this.lookups.itemCategory.get(impression.item_id);
       this.addToUser(this.userStats(impression.user_id), category, this.medianPrice(category), brand, impression, expected);
     }
   }
@@ -332,7 +364,7 @@ export class FeatureStatsAccumulator {
       this.interned.item[item] = i = { id: itemId, brand: this.lookups.itemBrand?.get(itemId), category, median: this.medianPrice(category), stats: undefined };
     }
     const expected = this.positionRates[bucket(impression.position)]!;
-    if (parts & STATS_ITEMS) this.addToItem((i.stats ??= this.itemStats(i.id)), u.segment, i.brand, impression.clicked, impression.purchased, expected);
+    if (parts & STATS_ITEMS) this.addToItem((i.stats ??= this.itemStats(i.id)), u.segment, i.brand, i.category, impression.clicked, impression.purchased, expected);
     if (parts & STATS_USERS) this.addToUser((u.stats ??= this.userStats(u.id)), i.category, i.median, i.brand, impression, expected);
   }
 
@@ -353,7 +385,7 @@ export class FeatureStatsAccumulator {
     return user;
   }
 
-  private addToItem(item: ItemStats, segment: string | undefined, brand: string | undefined, clicked: 0 | 1, purchased: 0 | 1, expected: number): void {
+  private addToItem(item: ItemStats, segment: string | undefined, brand: string | undefined, category: string | undefined, clicked: 0 | 1, purchased: 0 | 1, expected: number): void {
     if (this.brandAffinityCache.size > 0) {
       this.brandAffinityCache.clear();
       this.brandAffinityJson.clear();
@@ -371,6 +403,10 @@ export class FeatureStatsAccumulator {
     }
     this.totalClicks += clicked;
     this.totalPurchases += purchased;
+    if (clicked) {
+      if (brand !== undefined) addConversion(this.brandConversions, brand, purchased);
+      if (category !== undefined) addConversion(this.categoryConversions, category, purchased);
+    }
   }
 
   private addToUser(user: UserStats, category: string | undefined, median: number | undefined, brand: string | undefined, impression: Pick<StatsImpression, 'clicked' | 'purchased' | 'price'>, expected: number): void {
@@ -388,9 +424,19 @@ export class FeatureStatsAccumulator {
     addRate(user.byBrand, brand, clicked, expected);
   }
 
-  /** Purchases per click over the whole log (the prior for sparse items). */
+  /** Purchases per click over the whole log (the prior for sparse categories). */
   globalCvr(): number {
     return (this.totalPurchases + 1) / (this.totalClicks + 10);
+  }
+
+  /** The category's purchases per click, shrunk towards the global rate. */
+  categoryCvr(category: string): number {
+    return shrunkRate(this.categoryConversions.get(category), this.globalCvr(), CVR_CATEGORY_PRIOR_CLICKS);
+  }
+
+  /** The brand's purchases per click, shrunk towards its category's rate (the prior for its items). */
+  brandCvr(brand: string, category: string): number {
+    return shrunkRate(this.brandConversions.get(brand), this.categoryCvr(category), CVR_BRAND_PRIOR_CLICKS);
   }
 
   userFeatures(profile: UserProfile): UserFeatures {
@@ -496,7 +542,7 @@ export class FeatureStatsAccumulator {
   /** The item's record without brand_segment_affinity, which itemFeatures adds last. */
   private itemRecordHead(item: CatalogItem): Omit<ItemFeatures, 'brand_segment_affinity'> {
     const s = this.items.get(item.item_id);
-    const prior = this.globalCvr();
+    const prior = this.brandCvr(item.brand, item.category);
     const coec = s ? (s.clicks + COEC_PRIOR) / (s.expected + COEC_PRIOR) : 1;
     // The item's rate with each user segment, shrunk towards its overall rate.
     const bySegment: Record<string, number> = {};

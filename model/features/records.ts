@@ -47,7 +47,7 @@ export interface ItemFeatures extends RawRecord {
   segment_coec: Record<string, number>;
   /** user segment -> the item's brand's rate with that segment relative to the brand's overall rate */
   brand_segment_affinity: Record<string, number>;
-  /** smoothed purchases per click */
+  /** purchases per click, shrunk towards the brand's rate (itself shrunk towards the category's) */
   cvr: number;
   /** log(price / median price of the category), absent when the category's median is unknown */
   price_vs_category?: number | undefined;
