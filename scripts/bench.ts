@@ -12,7 +12,8 @@
 //  5. model time in workerd (a bench route runs the session N times) beside onnxruntime-node on the
 //     same model and the same input tensors
 //  6. requests per second for 100-item slates (autocannon, 10 connections, 10 s)
-//  7. memory after 10,000 requests of 500 items: the isolate's V8 heap (DevTools protocol) and the
+//  7. memory after 10,000 requests of 500 items: the isolate's V8 heap (DevTools protocol; as read,
+//     and what is left after the full GC of a heap snapshot) and the
 //     RSS of the worker's workerd process
 //
 // The bench routes exist only because this script starts wrangler dev with --var BENCH_ROUTES:on.
@@ -28,7 +29,7 @@ import { openLocalKv } from './backfill/kv-target.ts';
 import { intArg } from '../model/commands/args.ts';
 import { buildBundle, measureBundle } from './bench/bundle.ts';
 import { BenchClient, median, percentile, type Timed } from './bench/http.ts';
-import { cpuProfile, isolateHeap, selfTimes, type HeapUsage } from './bench/inspector.ts';
+import { cpuProfile, isolateHeap, retainedHeap, selfTimes, type HeapUsage } from './bench/inspector.ts';
 import { benchBodies } from './bench/slates.ts';
 import { startupCpuMs } from './bench/startup.ts';
 import { directEntry, processMemory, startWranglerDev, stopWranglerDev, waitUntilReady, workerProcess, type DevServer } from './bench/wrangler-dev.ts';
@@ -299,6 +300,8 @@ interface Memory {
   requests: number;
   heap_before: HeapUsage | null;
   heap_after: HeapUsage | null;
+  /** after a full GC (heap_after includes garbage not collected yet) */
+  heap_retained_after: HeapUsage | null;
   rss_before_mb: number | null;
   rss_after_mb: number | null;
   peak_rss_mb: number | null;
@@ -329,6 +332,10 @@ async function memoryAfterLoad(server: DevServer, base: string, client: BenchCli
   const rssBefore = pid !== undefined ? await processMemory(pid) : undefined;
   const run = await throughput(base, bodies, { connections: options.connections, amount: requests });
   const heapAfter = await heap();
+  const heapRetained = await retainedHeap(server.inspectorPort).catch((error: unknown) => {
+    log(`  (retained heap unavailable: ${error instanceof Error ? error.message : String(error)})`);
+    return null;
+  });
   const statsAfter = await stats();
   const rssAfter = pid !== undefined ? await processMemory(pid) : undefined;
   const wasmMb = (s: BenchStats) => (s.ort_wasm_memory_bytes !== null ? s.ort_wasm_memory_bytes / 2 ** 20 : null);
@@ -336,6 +343,7 @@ async function memoryAfterLoad(server: DevServer, base: string, client: BenchCli
     requests: run.requests,
     heap_before: heapBefore,
     heap_after: heapAfter,
+    heap_retained_after: heapRetained,
     rss_before_mb: rssBefore?.rss_mb ?? null,
     rss_after_mb: rssAfter?.rss_mb ?? null,
     peak_rss_mb: rssAfter?.peak_rss_mb ?? null,
@@ -512,6 +520,12 @@ async function main(): Promise<void> {
         '< 128 MB',
         isolateMb !== null ? isolateMb < 128 : null,
       ]);
+      rows.push([
+        '  of which retained: V8 heap after a full GC (heap snapshot) + ORT wasm',
+        memory.heap_retained_after && memory.wasm_after_mb !== null ? `${memory.heap_retained_after.used_mb.toFixed(1)} + ${memory.wasm_after_mb.toFixed(1)} = ${(memory.heap_retained_after.used_mb + memory.wasm_after_mb).toFixed(1)} MiB` : 'n/a',
+        '',
+        null,
+      ]);
       rows.push(['  the same before the run', memory.heap_before && memory.wasm_before_mb !== null ? `${memory.heap_before.used_mb.toFixed(1)} + ${memory.wasm_before_mb.toFixed(1)} MiB` : 'n/a', '', null]);
       rows.push(['workerd RSS after (before, peak)', memory.rss_after_mb !== null ? `${memory.rss_after_mb.toFixed(0)} MiB (${memory.rss_before_mb?.toFixed(0)}, ${memory.peak_rss_mb?.toFixed(0)})` : 'n/a', 'process, not isolate', null]);
     }
@@ -569,6 +583,7 @@ async function main(): Promise<void> {
           bundle_gzip_bytes: bundle.gzip_bytes,
           bundle_raw_bytes: bundle.raw_bytes,
           heap_mb_after_10k_500: memory?.heap_after ? round(memory.heap_after.used_mb, 1) : null,
+          heap_mb_retained_after_10k_500: memory?.heap_retained_after ? round(memory.heap_retained_after.used_mb, 1) : null,
           ort_wasm_mb_after_10k_500: memory?.wasm_after_mb != null ? round(memory.wasm_after_mb, 1) : null,
           rss_mb_after_10k_500: memory?.rss_after_mb !== null && memory?.rss_after_mb !== undefined ? round(memory.rss_after_mb, 1) : null,
           memory_requests: memory?.requests ?? 0,
