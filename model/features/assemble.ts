@@ -412,6 +412,7 @@ function fillNumbers(columns: CompiledColumn[], slate: SlateRecords, data: Float
   }
 }
 
+/** fillNumbers for int64 inputs, which hold categorical indices only: no table-cross paths (crosses are numeric). */
 function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt64Array, n: number, width: number, rowOffset: number, memo: Array<Float32Array | undefined> | undefined): void {
   for (let c = 0; c < width; c++) {
     const column = columns[c]!;
@@ -422,14 +423,6 @@ function fillBigInt(columns: CompiledColumn[], slate: SlateRecords, data: BigInt
       for (let r = 0; r < n; r++, index += width) {
         const values = memo[r];
         data[index] = BigInt(values !== undefined ? values[slot]! : encode(slate, r));
-      }
-    } else if (memo !== undefined && column.table !== undefined && column.table.usable) {
-      const table = column.table;
-      const keySlot = table.keySlot;
-      for (let r = 0; r < n; r++, index += width) {
-        const values = memo[r];
-        const key = values !== undefined ? values[keySlot]! : 0;
-        data[index] = BigInt(key > 0 ? table.valueAt(key) : encode(slate, r));
       }
     } else if (column.perItem) {
       for (let r = 0; r < n; r++, index += width) data[index] = BigInt(encode(slate, r));
