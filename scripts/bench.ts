@@ -11,7 +11,8 @@
 //     body (so transport cancels out), warm record cache and cold (cache flushed before each)
 //  5. model time in workerd (a bench route runs the session N times) beside onnxruntime-node on the
 //     same model and the same input tensors
-//  6. requests per second for 100-item slates (autocannon, 10 connections, 10 s)
+//  6. requests per second for 100-item slates (autocannon, 10 connections, 10 s), and of the no-op
+//     route under the same load (the floor of the machine and runtime)
 //  7. memory after 10,000 requests of 500 items: the isolate's V8 heap (DevTools protocol; as read,
 //     and what is left after the full GC of a heap snapshot) and the
 //     RSS of the worker's workerd process
@@ -274,14 +275,15 @@ interface Throughput {
   non2xx_codes: Record<string, number>;
 }
 
-async function throughput(base: string, bodies: string[], opts: { connections: number; duration?: number; amount?: number }): Promise<Throughput> {
+async function throughput(base: string, bodies: string[], opts: { connections: number; duration?: number; amount?: number; path?: string }): Promise<Throughput> {
+  const path = opts.path ?? '/v1/rank';
   const result = await autocannon({
-    url: `${base}/v1/rank`,
+    url: `${base}${path}`,
     connections: opts.connections,
     pipelining: 1,
     timeout: 30,
     ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.duration ?? 10 }),
-    requests: bodies.map((body) => ({ method: 'POST' as const, path: '/v1/rank', headers: { 'content-type': 'application/json' }, body })),
+    requests: bodies.map((body) => ({ method: 'POST' as const, path, headers: { 'content-type': 'application/json' }, body })),
   });
   return {
     rps: result.requests.total / result.duration,
@@ -460,6 +462,9 @@ async function main(): Promise<void> {
     log(`requests per second, 100 items, ${options.connections} connections, ${options.rpsSeconds} s ...`);
     const rps = await throughput(base, bodies.bySize.get(100)!, { connections: options.connections, duration: options.rpsSeconds });
     const rpsProxy = direct ? await throughput(server.base, bodies.bySize.get(100)!, { connections: options.connections, duration: options.rpsSeconds }) : rps;
+    // The floor: the no-op route (reads the same body, answers {}) under the same load, so the
+    // machine's and runtime's own ceiling stands beside the rank figure.
+    const rpsNoop = await throughput(base, bodies.bySize.get(100)!, { connections: options.connections, duration: options.rpsSeconds, path: '/bench/noop' });
 
     let memory: Memory | null = null;
     if (options.heapRequests > 0) {
@@ -507,6 +512,7 @@ async function main(): Promise<void> {
     }
     rows.push([`req/s, 100 items, ${options.connections} connections (one workerd)`, rps.rps.toFixed(0), '>= 1000', rps.rps >= 1000]);
     if (direct) rows.push(['req/s through wrangler dev\'s proxy', rpsProxy.rps.toFixed(0), '', null]);
+    rows.push(['  req/s of the no-op route, same body and load (the floor)', `${rpsNoop.rps.toFixed(0)} (${fmt(1000 / rpsNoop.rps, 2)} per request; rank ${fmt(1000 / rps.rps, 2)})`, '', null]);
     rows.push([`cold first /v1/rank, median of ${coldStarts.length} fresh wrangler devs (models loaded at start-up)`, fmt(coldFirstMs, 1), '<= 300 ms', coldFirstMs <= 300]);
     rows.push([`  the same with ORT_PRELOAD=off (ORT started by that request)`, fmt(coldFirstLazyMs, 1), '', null]);
     rows.push(['worker start-up CPU (wrangler check startup, under its profiler)', fmt(startupMs, 0), 'Cloudflare limit 1 s', startupMs <= 1000]);
@@ -575,6 +581,7 @@ async function main(): Promise<void> {
           },
           rps_100: Math.round(rps.rps),
           rps_100_via_wrangler_proxy: Math.round(rpsProxy.rps),
+          rps_noop_100: Math.round(rpsNoop.rps),
           cold_first_ms: round(coldFirstMs, 1),
           cold_first_ms_samples: coldStarts.map((ms) => round(ms, 1)),
           cold_first_ms_without_preload: round(coldFirstLazyMs, 1),
