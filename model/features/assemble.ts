@@ -32,7 +32,6 @@ export interface AssembledInput {
   data: InputBuffer;
 }
 
-
 type Encoder = (slate: SlateRecords, row: number) => number;
 /** A field reference compiled into a closure that reads that one field (no switch per value). */
 type Getter = (slate: SlateRecords, row: number) => RawValue | undefined;
@@ -54,7 +53,6 @@ interface CompiledInput {
   dtype: InputDType;
   columns: CompiledColumn[];
 }
-
 
 /** The raw value a field reference names for one row of a slate (before defaults and transforms). */
 export function resolve(ref: FieldRef, slate: SlateRecords, row: number): RawValue | undefined {
@@ -173,10 +171,6 @@ function compileFeature(spec: FeatureSpec, counters: FeatureQualityCounters): En
   }
 }
 
-/**
- * A manifest compiled into encoders. Build once per model and reuse for every slate: the worker
- * keeps one per model per isolate, the trainer one per run.
- */
 export interface AssemblerOptions {
   /**
    * For a server whose record cache hands out the same immutable objects request after request (the
@@ -193,6 +187,10 @@ export interface AssemblerOptions {
   memoizeItemColumns?: boolean;
 }
 
+/**
+ * A manifest compiled into encoders. Build once per model and reuse for every slate: the worker
+ * keeps one per model per isolate, the trainer one per run.
+ */
 export class FeatureAssembler {
   readonly counters: FeatureQualityCounters = { invalid: 0 };
   private readonly compiled: CompiledInput[];
@@ -323,21 +321,19 @@ export class FeatureAssembler {
         rows[r] = undefined;
         continue;
       }
+      // memo values come from the record alone (recordOnly), whatever this row sends inline
+      const row = item.inline === undefined ? r : 0;
       let values = memo.get(stored);
       if (values === undefined) {
-        // the record alone, whatever this row sends inline: the memo serves every later slate
-        const recordOnly: SlateRecords = item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored }] };
-        const row = item.inline === undefined ? r : 0;
+        const view = recordOnly(slate, r);
         values = new Float32Array(this.memoColumns.length);
-        for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(recordOnly, row);
+        for (let k = 0; k < values.length; k++) values[k] = this.memoColumns[k]!.encode(view, row);
         memo.set(stored, values);
       }
       for (const { cross, encode } of this.itemTables) {
         const slot = cross.firstSlot + cross.keyIndex - 1;
         // the record's value for this slate's key, on the first slate with that key
-        if (cross.keyIndex > 0 && values[slot] !== values[slot]) {
-          values[slot] = encode(item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored }] }, item.inline === undefined ? r : 0);
-        }
+        if (cross.keyIndex > 0 && values[slot] !== values[slot]) values[slot] = encode(recordOnly(slate, r), row);
       }
       rows[r] = item.inline === undefined ? values : this.withInline(slate, r, item.inline, values);
     }
@@ -369,6 +365,16 @@ export class FeatureAssembler {
     });
     return values;
   }
+}
+
+/**
+ * Row r of the slate as its stored record alone, for values the memo keeps for every later slate:
+ * the slate itself when the row sends nothing inline, else a one-row slate without the inline
+ * fields (row 0; made only on a record's first slate, or its first with a new key).
+ */
+function recordOnly(slate: SlateRecords, r: number): SlateRecords {
+  const item = slate.items[r]!;
+  return item.inline === undefined ? slate : { ...slate, items: [{ id: item.id, stored: item.stored }] };
 }
 
 /** Column by column: user/context columns are encoded once and broadcast, item columns per row. */
