@@ -57,7 +57,7 @@ const COEC_PRIOR = 2;
  */
 const CVR_CATEGORY_PRIOR_CLICKS = 50;
 const CVR_BRAND_PRIOR_CLICKS = 200;
-const CVR_PRIOR_CLICKS = 150;
+const CVR_ITEM_PRIOR_CLICKS = 150;
 /** Pseudo-clicks at the category median added to a user's relative click price. */
 const RELATIVE_PRICE_PRIOR = 2;
 
@@ -558,7 +558,7 @@ export class FeatureStatsAccumulator {
       purchases: s?.purchases ?? 0,
       click_coec: round4(coec),
       segment_coec: bySegment,
-      cvr: round4(s ? (s.purchases + CVR_PRIOR_CLICKS * prior) / (s.clicks + CVR_PRIOR_CLICKS) : prior),
+      cvr: round4(shrunkRate(s, prior, CVR_ITEM_PRIOR_CLICKS)),
       price_vs_category: this.priceVsCategory(item),
     };
   }
