@@ -69,12 +69,16 @@ export async function isolateHeap(inspectorPort: number, timeoutMs = 10_000): Pr
   const deadline = Date.now() + timeoutMs; // one bound for connecting and the call together
   const inspector = await openInspector(inspectorPort, timeoutMs);
   try {
-    const result = (await inspector.call('Runtime.getHeapUsage', {}, Math.max(0, deadline - Date.now()))) as { usedSize?: number; totalSize?: number } | undefined;
-    if (!result) throw new Error('Runtime.getHeapUsage: no result');
-    return { used_mb: Number(result.usedSize) / 2 ** 20, total_mb: Number(result.totalSize) / 2 ** 20 };
+    return await heapUsage(inspector, Math.max(0, deadline - Date.now()));
   } finally {
     inspector.close();
   }
+}
+
+async function heapUsage(inspector: Inspector, timeoutMs: number): Promise<HeapUsage> {
+  const result = (await inspector.call('Runtime.getHeapUsage', {}, timeoutMs)) as { usedSize?: number; totalSize?: number } | undefined;
+  if (!result) throw new Error('Runtime.getHeapUsage: no result');
+  return { used_mb: Number(result.usedSize) / 2 ** 20, total_mb: Number(result.totalSize) / 2 ** 20 };
 }
 
 /**
@@ -87,9 +91,7 @@ export async function retainedHeap(inspectorPort: number, timeoutMs = 120_000): 
   try {
     await inspector.call('HeapProfiler.enable', {}, timeoutMs);
     await inspector.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false }, timeoutMs);
-    const result = (await inspector.call('Runtime.getHeapUsage', {}, timeoutMs)) as { usedSize?: number; totalSize?: number } | undefined;
-    if (!result) throw new Error('Runtime.getHeapUsage: no result');
-    return { used_mb: Number(result.usedSize) / 2 ** 20, total_mb: Number(result.totalSize) / 2 ** 20 };
+    return await heapUsage(inspector, timeoutMs);
   } finally {
     inspector.close();
   }
