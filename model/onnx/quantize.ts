@@ -69,20 +69,23 @@ export function quantizeEmbedding(model: RankerModel): { values: Int8Array; scal
   return { values, scales };
 }
 
-/** x @ W in int8 compute, as float (no bias). */
-function int8Product(g: GraphBuilder, x: string, layer: DenseLayer, name: string): string {
+/**
+ * x @ W in int8 compute, as float, plus `bias` when given: the kernel's optional fifth input, one
+ * node instead of a product and an Add (at serving batch sizes each node's fixed cost is most of
+ * its time).
+ */
+function int8Product(g: GraphBuilder, x: string, layer: DenseLayer, name: string, bias?: Float32Array): string {
   const { values, scales } = quantizeColumns(layer.weight, layer.inSize, layer.outSize);
   const w = g.constant(`${name}_weight_q`, values, [layer.inSize, layer.outSize]);
   const wScale = g.constant(`${name}_weight_scale`, scales, [layer.outSize]);
   // the kernel takes B's zero point per column, like its scale (symmetric: all 0)
   const wZero = g.constant(`${name}_weight_zero`, new Int8Array(layer.outSize), [layer.outSize]);
-  return g.op('DynamicQuantizeMatMul', [x, w, wScale, wZero], {}, MS_DOMAIN);
+  const inputs = [x, w, wScale, wZero];
+  if (bias) inputs.push(g.constant(`${name}_bias`, bias, [layer.outSize]));
+  return g.op('DynamicQuantizeMatMul', inputs, {}, MS_DOMAIN);
 }
 
-export const int8Dense: DenseEmitter = (g, x, layer, name) => {
-  const bias = g.constant(`${name}_bias`, layer.bias, [layer.outSize]);
-  return g.op('Add', [int8Product(g, x, layer, name), bias]);
-};
+export const int8Dense: DenseEmitter = (g, x, layer, name) => int8Product(g, x, layer, name, layer.bias);
 
 /**
  * The first layer quantizes each input block on its own: DynamicQuantizeLinear has one scale per
@@ -93,32 +96,36 @@ export const int8FirstDense: FirstDenseEmitter = (g, blocks, layer, name) => {
   let sum = '';
   let row = 0;
   blocks.forEach((block, b) => {
-    const part = int8Product(g, block.name, layerRows(layer, row, block.width), `${name}_block${b}`);
+    // the layer's bias rides on the first block's product
+    const part = int8Product(g, block.name, layerRows(layer, row, block.width), `${name}_block${b}`, b === 0 ? layer.bias : undefined);
     sum = b === 0 ? part : g.op('Add', [sum, part]);
     row += block.width;
   });
-  return g.op('Add', [sum, g.constant(`${name}_bias`, layer.bias, [layer.outSize])]);
+  return sum;
 };
 
 export const int8Embedding: EmbeddingEmitter = (g, indices, model) => {
   const { dim, vocabSizes } = model.embedding;
   const { values, scales } = quantizeEmbedding(model);
   const table = g.constant('embedding_table_q', values, [values.length / dim, dim]);
-  // The field's scale repeated across its dim columns ([C, dim], not [C, 1]): ORT multiplies
-  // [N, C, dim] by a [C, dim] operand span by span, where a [C, 1] went through its element-wise
-  // broadcast loop (11% of the model's time in wasm). Cast then Mul is DequantizeLinear with zero
-  // point 0, bit for bit. Not DequantizeLinear itself: ORT's QDQ transformers (on at 'basic')
-  // rewrite a per-axis DQ with three consumers into duplicated DQs plus a per-axis QuantizeLinear
-  // that took 0.93 of the 2.0 ms a 100-row batch cost in onnxruntime-node (1.5 -> 0.54 ms, wasm
-  // 2.5 -> 1.0 ms).
-  const perColumn = Float32Array.from({ length: vocabSizes.length * dim }, (_, k) => scales[Math.floor(k / dim)]!);
-  const scale = g.constant('embedding_field_scale', perColumn, [vocabSizes.length, dim]);
-  const gathered = g.op('Gather', [table, indices], { axis: 0 });
-  return g.op('Mul', [g.op('Cast', [gathered], { to: FLOAT }), scale]);
+  // Dequantized as a whole table, before the Gather: every input of that Cast and Mul is a
+  // constant, so ORT's constant folding (on at 'basic') runs them once when the session is
+  // created, and a request pays for the Gather alone (the Cast and Mul on the gathered [N, C, dim]
+  // were 9% of a 100-row run in wasm). The file keeps the int8 table; the session holds it in
+  // float32 (4 bytes per value, ~0.2 MB for the shipped model). Each row's scale is its field's,
+  // expanded from one value per field rather than stored per row. Cast then Mul is
+  // DequantizeLinear with zero point 0, bit for bit; not DequantizeLinear itself, which ORT's QDQ
+  // transformers rewrite (they made a 100-row batch 2.8x slower in onnxruntime-node).
+  const rowScales = vocabSizes.map((vocab, c) =>
+    g.op('Expand', [g.constant(`embedding_scale_${c}`, Float32Array.of(scales[c]!), [1, 1]), g.constant(`embedding_rows_${c}`, BigInt64Array.of(BigInt(vocab), 1n), [2])]),
+  );
+  const rowScale = rowScales.length === 1 ? rowScales[0]! : g.op('Concat', rowScales, { axis: 0 });
+  const dequantized = g.op('Mul', [g.op('Cast', [table], { to: FLOAT }), rowScale]);
+  return g.op('Gather', [dequantized, indices], { axis: 0 });
 };
 
 /** What exportInt8 writes, for a manifest's `model.quantization`. */
-export const INT8_QUANTIZATION = 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embeddings dequantized after Gather';
+export const INT8_QUANTIZATION = 'int8: DynamicQuantizeMatMul (onnxruntime contrib: int8 weights, dynamically quantized activations); int8 embedding table dequantized once, by constant folding when the session is created';
 
 /** The served model with int8 weights and int8 compute. */
 export function exportInt8(model: RankerModel, options: Int8Options = {}): Uint8Array {

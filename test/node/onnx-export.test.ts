@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
@@ -101,33 +104,41 @@ describe('ONNX signature', () => {
     ]);
   });
 
-  it('int8 graph: int8 table dequantized after the Gather, int8 compute (DynamicQuantizeMatMul) in every dense layer', () => {
+  it('int8 graph: the int8 table dequantized as a whole (constants only), int8 compute (DynamicQuantizeMatMul, bias fused) in every dense layer', () => {
     const bytes = exportInt8(linearHeads);
     const dense = 'DynamicQuantizeMatMul';
+    const fields = VOCAB.length;
     expect(opTypes(bytes)).toEqual([
-      'Add', 'Gather', 'Cast', 'Mul', 'Reshape',
+      'Add',
+      ...Array<string>(fields).fill('Expand'), 'Concat', 'Cast', 'Mul', // one scale per field, per row of the table
+      'Gather', 'Reshape',
       // first layer: embeddings and numeric features quantized separately, then summed
-      dense, dense, 'Add', 'Add', 'Relu',
-      dense, 'Add', 'Relu',
-      dense, 'Add',
+      dense, dense, 'Add', 'Relu',
+      dense, 'Relu',
+      dense,
       'Sigmoid', 'Gather', 'Gather',
     ]);
     const graph = onnx.ModelProto.decode(bytes).graph!;
     for (const n of graph.node!) expect(n.domain || '').toBe(n.opType === dense ? 'com.microsoft' : '');
     const table = graph.initializer!.find((t) => t.name === 'embedding_table_q')!;
     expect(table.dataType).toBe(T.INT8);
-    const gather = graph.node!.find((n) => n.opType === 'Gather')!;
     const cast = graph.node!.find((n) => n.opType === 'Cast')!;
-    expect(gather.input![0]).toBe('embedding_table_q');
-    expect(cast.input![0]).toBe(gather.output![0]);
+    const mul = graph.node!.find((n) => n.opType === 'Mul')!;
+    const gather = graph.node!.find((n) => n.opType === 'Gather')!;
+    expect(cast.input![0]).toBe('embedding_table_q');
+    expect(mul.input![0]).toBe(cast.output![0]);
+    expect(gather.input).toEqual([mul.output![0], graph.node![0]!.output![0]]);
     // Dequantized by Cast and Mul, never DequantizeLinear: ORT's QDQ rewrites of a per-axis DQ with
     // several consumers cost more than the whole network (see quantize.ts).
     expect(graph.node!.some((n) => n.opType === 'DequantizeLinear' || n.opType === 'QuantizeLinear')).toBe(false);
-    const scale = graph.initializer!.find((t) => t.name === 'embedding_field_scale')!;
-    // one scale per field, repeated across the field's columns
-    expect(scale.dims!.map(Number)).toEqual([VOCAB.length, linearHeads.embedding.dim]);
-    const perColumn = new Float32Array(new Uint8Array(scale.rawData!).slice().buffer);
-    for (let c = 0; c < VOCAB.length; c++) expect(new Set(perColumn.subarray(c * linearHeads.embedding.dim, (c + 1) * linearHeads.embedding.dim)).size).toBe(1);
+    // each field's scale, expanded over the field's rows
+    for (let c = 0; c < fields; c++) {
+      const rows = graph.initializer!.find((t) => t.name === `embedding_rows_${c}`)!;
+      expect(rows.rawData ? Array.from(new BigInt64Array(new Uint8Array(rows.rawData).slice().buffer), Number) : rows.int64Data!.map(Number)).toEqual([VOCAB[c], 1]);
+    }
+    // every dense layer's bias is the kernel's fifth input
+    const kernels = graph.node!.filter((n) => n.opType === dense);
+    expect(kernels.map((n) => n.input!.length)).toEqual([5, 4, 5, 5]);
     expect(graph.node!.some((n) => n.opType === 'MatMul')).toBe(false);
     // Weights are int8, symmetric (zero point 0).
     for (const t of graph.initializer!) {
@@ -139,16 +150,35 @@ describe('ONNX signature', () => {
   });
 });
 
+describe('ONNX int8 embedding table at serving time', () => {
+  it("is dequantized once, when the session is created: ORT's constant folding at 'basic' leaves a Gather over a float table", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-ranker-optimized-'));
+    try {
+      const optimized = join(dir, 'optimized.onnx');
+      await ort.InferenceSession.create(exportInt8(dotInteractions), { graphOptimizationLevel: 'basic', optimizedModelFilePath: optimized });
+      const graph = onnx.ModelProto.decode(readFileSync(optimized)).graph!;
+      const ops = graph.node!.map((n) => n.opType);
+      for (const folded of ['Expand', 'Concat', 'Cast', 'Mul']) expect(ops).not.toContain(folded);
+      const gather = graph.node!.find((n) => n.opType === 'Gather')!;
+      const table = graph.initializer!.find((t) => t.name === gather.input![0])!;
+      expect(table.dataType).toBe(T.FLOAT);
+      expect(table.dims!.map(Number)).toEqual([VOCAB.reduce((a, b) => a + b, 0), dotInteractions.embedding.dim]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('ONNX with dot interactions', () => {
   it('computes the pairwise dots from the (dequantized) embeddings: Transpose, MatMul, then a 0/1 MatMul picking the upper triangle', () => {
     const ops = opTypes(exportFp32(dotInteractions));
     expect(ops.slice(0, 8)).toEqual(['Add', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'MatMul', 'Concat']);
     const graph = onnx.ModelProto.decode(exportInt8(dotInteractions)).graph!;
-    expect(graph.node!.slice(0, 9).map((n) => n.opType)).toEqual(['Add', 'Gather', 'Cast', 'Mul', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'MatMul']);
+    expect(graph.node!.filter((n) => n.opType !== 'Expand').slice(0, 10).map((n) => n.opType)).toEqual(['Add', 'Concat', 'Cast', 'Mul', 'Gather', 'Reshape', 'Transpose', 'MatMul', 'Reshape', 'MatMul']);
     // The float MatMuls are the embeddings' Gram matrix and the pick (no weights); every dense layer is int8.
     const matMuls = graph.node!.filter((n) => n.opType === 'MatMul');
     expect(matMuls).toHaveLength(2);
-    expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'Mul')!.output![0]);
+    expect(matMuls[0]!.input![0]).toBe(graph.node!.find((n) => n.opType === 'Gather')!.output![0]);
     expect(matMuls[1]!.input![1]).toBe('interaction_pairs');
     const c = VOCAB.length;
     const pairs = (c * (c - 1)) / 2;
