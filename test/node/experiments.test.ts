@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../../model/features/manifest.ts';
-import { armForBucket, assignArm, bucketOf, hashUnit } from '../../worker/experiments/assign.ts';
+import { armForBucket, assignArm, BUCKET_MEMO_SIZE, bucketOf, computeBucket, hashUnit } from '../../worker/experiments/assign.ts';
 import { constantTimeEqual } from '../../worker/http/secrets.ts';
 import { compileExperiments, defaultExperiments, ExperimentsConfigError, parseExperimentsConfig } from '../../worker/experiments/config.ts';
 import { coin, seedOf, teamDraft } from '../../worker/experiments/interleave.ts';
@@ -113,6 +113,24 @@ describe('assignment', () => {
     for (let i = 0; i < 5; i++) expect((await assignArm(compiled, { kind: 'user', id: 'u42' }, 'salt-1')).arm.name).toBe(first.arm.name);
     // the same id as a client id is another unit
     expect((await assignArm(compiled, { kind: 'client', id: 'u42' }, 'salt-1')).bucket).not.toBe(first.bucket);
+  });
+
+  it('remembers recent buckets without changing them: equal to the hash itself across salts, experiments and evictions', async () => {
+    const ids = Array.from({ length: BUCKET_MEMO_SIZE + 50 }, (_, i) => `user:u${i}`);
+    const sample = [0, 1, 7, BUCKET_MEMO_SIZE - 1, BUCKET_MEMO_SIZE, BUCKET_MEMO_SIZE + 49];
+    for (const id of ids) await bucketOf('salt-1', 'exp-1', id); // fills the memo past its bound
+    for (const i of sample) {
+      // evicted (the first ones), remembered, and after a switch of salt or experiment and back
+      expect(await bucketOf('salt-1', 'exp-1', ids[i]!)).toBe(await computeBucket('salt-1', 'exp-1', ids[i]!));
+      expect(await bucketOf('salt-2', 'exp-1', ids[i]!)).toBe(await computeBucket('salt-2', 'exp-1', ids[i]!));
+      expect(await bucketOf('salt-2', 'exp-9', ids[i]!)).toBe(await computeBucket('salt-2', 'exp-9', ids[i]!));
+      expect(await bucketOf('salt-1', 'exp-1', ids[i]!)).toBe(await computeBucket('salt-1', 'exp-1', ids[i]!));
+    }
+    // concurrent lookups under two salts each get their own salt's bucket
+    const mixed = await Promise.all(sample.flatMap((i) => [bucketOf('salt-1', 'exp-1', ids[i]!), bucketOf('salt-3', 'exp-1', ids[i]!)]));
+    const expected = await Promise.all(sample.flatMap((i) => [computeBucket('salt-1', 'exp-1', ids[i]!), computeBucket('salt-3', 'exp-1', ids[i]!)]));
+    expect(mixed).toEqual(expected);
+    expect(new Set(expected).size).toBe(expected.length);
   });
 
   it('splits 10,000 ids by the configured shares (within 3 standard errors); arms with share 0 get none', async () => {

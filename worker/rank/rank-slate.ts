@@ -220,8 +220,10 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
 
   const items: ItemRow[] = request.items.map((item, i) => ({ id: item.id, stored: stored[i] ?? undefined, inline: inlineFields(item) }));
   const withRecords: SlateRecords = { userId: request.user_id, user, context, items };
-  const withoutRecords: SlateRecords = { userId: request.user_id, context, items: request.items.map((item) => ({ id: item.id, inline: inlineFields(item) })) };
-  const slateFor = (m: LoadedModel): SlateRecords => (m.manifest.feature_set.schema === activeSchema ? withRecords : withoutRecords);
+  // Built only for a model of another record schema than the active feature set's (rare).
+  let withoutRecords: SlateRecords | undefined;
+  const slateFor = (m: LoadedModel): SlateRecords =>
+    m.manifest.feature_set.schema === activeSchema ? withRecords : (withoutRecords ??= { userId: request.user_id, context, items: request.items.map((item) => ({ id: item.id, inline: inlineFields(item) })) });
 
   // Models: each distinct one once; the feature model's inputs are copied for the log / explain.
   const featureModel = arm.featureModel;
@@ -323,7 +325,9 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
       };
     }
     resultItems.push(item);
-    servedItems.push({ row, id: item.id, score, p_ctr: pCtr, p_cvr: pCvr, price: Number.isFinite(rawPrices[row]!) ? rawPrices[row]! : null, ...(team ? { arm: item.arm ?? null } : {}) });
+    const servedItem: ServedSlate['items'][number] = { row, id: item.id, score, p_ctr: pCtr, p_cvr: pCvr, price: Number.isFinite(rawPrices[row]!) ? rawPrices[row]! : null };
+    if (team) servedItem.arm = item.arm ?? null;
+    servedItems.push(servedItem);
   }
   timer.mark('order');
 
