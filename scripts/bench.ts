@@ -497,7 +497,14 @@ async function main(): Promise<void> {
     for (const c of clients) c.close();
     await stopWranglerDev(server);
     log(`requests per second at a socket straight into the worker (no Miniflare entry worker), 100 items, ${options.connections} connections, ${options.rpsSeconds} s ...`);
-    const { rps, rpsNoop } = await directThroughput(bundle.script, bodies.bySize.get(100)!, vars);
+    // Should Miniflare's direct socket fail here (another Miniflare, another platform), the figures
+    // through the entry worker stand in, and the JSON says so (rps_endpoint).
+    const measured = await directThroughput(bundle.script, bodies.bySize.get(100)!, vars).catch((error: unknown) => {
+      log(`  the socket into the worker failed (${error instanceof Error ? error.message : String(error)}); requests per second through the entry worker stand in`);
+      return null;
+    });
+    const { rps, rpsNoop } = measured ?? { rps: rpsEntry, rpsNoop: rpsNoopEntry };
+    const rpsEndpoint = measured ? 'direct' : 'entry-worker';
     const coldStarts = [coldFirst.ms];
     for (let i = 1; i < options.coldStarts; i++) {
       log(`cold start ${i + 1} of ${options.coldStarts}: a fresh wrangler dev ...`);
@@ -533,7 +540,7 @@ async function main(): Promise<void> {
       rows.push([`model time ${m.rows} rows: workerd basic / all, native basic`, `${fmt(m.workerd_ms.basic, 3)} / ${fmt(m.workerd_ms.all, 3)}, ${fmt(m.native_ms, 3)}`, '', null]);
       rows.push([`model time ratio vs native, ${m.rows} rows (served level, ${served})`, `${ratio(m, served).toFixed(2)}x`, '<= 3x', ratio(m, served) <= 3]);
     }
-    rows.push([`req/s, 100 items, ${options.connections} connections (one workerd, socket into the worker)`, rps.rps.toFixed(0), '>= 1000', rps.rps >= 1000]);
+    rows.push([`req/s, 100 items, ${options.connections} connections (one workerd, ${measured ? 'socket into the worker' : 'through the entry worker'})`, rps.rps.toFixed(0), '>= 1000', rps.rps >= 1000]);
     rows.push(['  req/s of the no-op route, same body and load (the floor)', `${rpsNoop.rps.toFixed(0)} (${fmt(1000 / rpsNoop.rps, 2)} per request; rank ${fmt(1000 / rps.rps, 2)})`, '', null]);
     rows.push(['req/s through Miniflare\'s entry worker (wrangler dev\'s workerd), rank / no-op', `${rpsEntry.rps.toFixed(0)} / ${rpsNoopEntry.rps.toFixed(0)}`, 'dev only', null]);
     if (direct) rows.push(['req/s through wrangler dev\'s proxy', rpsProxy.rps.toFixed(0), '', null]);
@@ -608,6 +615,7 @@ async function main(): Promise<void> {
           rps_noop_100: Math.round(rpsNoop.rps),
           rps_100_via_entry_worker: Math.round(rpsEntry.rps),
           rps_noop_100_via_entry_worker: Math.round(rpsNoopEntry.rps),
+          rps_endpoint: rpsEndpoint,
           cold_first_ms: round(coldFirstMs, 1),
           cold_first_ms_samples: coldStarts.map((ms) => round(ms, 1)),
           cold_first_ms_without_preload: round(coldFirstLazyMs, 1),

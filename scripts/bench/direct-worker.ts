@@ -51,6 +51,11 @@ export async function startDirectWorker(options: { root: string; script: string;
     defaultPersistRoot: join(options.persistTo, 'v3'),
     unsafeDirectSockets: [{ host: '127.0.0.1', port }],
   });
-  await mf.ready;
+  try {
+    await mf.ready;
+  } catch (error) {
+    await mf.dispose().catch(() => undefined); // or its workerd keeps the bench from exiting
+    throw error;
+  }
   return { base: `http://127.0.0.1:${port}`, dispose: () => mf.dispose() };
 }
