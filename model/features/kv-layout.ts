@@ -15,7 +15,9 @@ export interface ActiveFeatureSet {
 
 /** The kind segment of a record's key, `fs:<version>:<kind>:<id>`: u (user) or i (item). */
 export type RecordKind = 'u' | 'i';
-export const recordKey = (version: string, kind: RecordKind, id: string): string => `fs:${version}:${kind}:${id}`;
+/** What every record key of a feature-set version starts with. */
+export const versionPrefix = (version: string): string => `fs:${version}:`;
+export const recordKey = (version: string, kind: RecordKind, id: string): string => `${versionPrefix(version)}${kind}:${id}`;
 export const userKey = (version: string, userId: string): string => recordKey(version, 'u', userId);
 export const itemKey = (version: string, itemId: string): string => recordKey(version, 'i', itemId);
 

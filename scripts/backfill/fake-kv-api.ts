@@ -17,6 +17,7 @@
 // The token is read from CLOUDFLARE_API_TOKEN. It prints one JSON line {"api_base", "pid"} when listening.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { versionPrefix } from '../../model/features/kv-layout.ts';
 
 export const LIMITS = {
   pairsPerRequest: 10_000,
@@ -310,7 +311,7 @@ export class FakeKvApi {
     } catch {
       // not JSON: counts as naming no version
     }
-    const prefix = `fs:${version}:`;
+    const prefix = versionPrefix(version);
     let versionKeys = 0;
     if (version) for (const key of ns.keys()) if (key.startsWith(prefix)) versionKeys++;
     this.activeSnapshots.push({ value, versionKeys });

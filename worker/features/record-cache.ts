@@ -6,6 +6,7 @@
 // a hit allocates nothing. The cache only holds keys of one feature-set version (`scope`); a new
 // version drops every entry at once, so records of an old version are never served after a flip.
 // What goes over the network (batching, single flight, background refresh) is FeatureStore's job.
+import { versionPrefix } from '../../model/features/kv-layout.ts';
 import type { RawRecord } from '../../model/features/records.ts';
 
 export interface RecordCacheOptions {
@@ -110,7 +111,7 @@ export class RecordCache {
     this.stats.version_drops += this.count;
     this.clear();
     this.currentVersion = version;
-    this.prefix = version === null ? null : `fs:${version}:`;
+    this.prefix = version === null ? null : versionPrefix(version);
   }
 
   /**
