@@ -217,7 +217,7 @@ export async function rankSlate(request: RankRequest, deps: RankDeps): Promise<{
   // Built only for a model of another record schema than the active feature set's (rare).
   let withoutRecords: SlateRecords | undefined;
   const slateFor = (m: LoadedModel): SlateRecords =>
-    m.manifest.feature_set.schema === activeSchema ? withRecords : (withoutRecords ??= { userId: request.user_id, context, items: request.items.map((item) => ({ id: item.id, inline: inlineFields(item) })) });
+    m.manifest.feature_set.schema === activeSchema ? withRecords : (withoutRecords ??= { userId: request.user_id, context, items: items.map((row) => ({ id: row.id, inline: row.inline })) });
 
   // Models: each distinct one once; the feature model's inputs are copied for the log / explain.
   const featureModel = arm.featureModel;
