@@ -39,6 +39,15 @@ export function validateTrainingSet(set: TrainingSet, name = 'training set'): vo
     if (set.purchase[i] && !set.click[i]) fail(`row ${i}: purchase without click`);
     if (set.position[i]! < 1) fail(`row ${i}: position ${set.position[i]} is below 1`);
   }
+  if (set.targets) {
+    const { click, clickPurchase } = set.targets;
+    if (click.length !== n || clickPurchase.length !== n) fail(`targets have ${click.length} and ${clickPurchase.length} rows, expected ${n}`);
+    for (let i = 0; i < n; i++) {
+      const c = click[i]!;
+      const b = clickPurchase[i]!;
+      if (!(c >= 0 && c <= 1) || !(b >= 0 && b <= c)) fail(`row ${i}: soft targets must satisfy 0 <= click-and-purchase <= click <= 1, got ${b} and ${c}`);
+    }
+  }
   for (let i = 0; i < set.num.length; i++) {
     if (!Number.isFinite(set.num[i]!)) fail(`num[row ${Math.floor(i / (set.num.length / n))}] is not finite`);
   }
@@ -55,6 +64,7 @@ export function sliceRows(set: TrainingSet, start: number, end: number): Trainin
     purchase: set.purchase.subarray(start, end),
     position: set.position.subarray(start, end),
     vocabSizes: set.vocabSizes,
+    ...(set.targets ? { targets: { click: set.targets.click.subarray(start, end), clickPurchase: set.targets.clickPurchase.subarray(start, end) } } : {}),
   };
 }
 

@@ -66,3 +66,46 @@ export function esmmLoss(
   }
   return total;
 }
+
+/**
+ * The ESMM loss against soft targets (distillation): BCE(y, pCTR) + BCE(t, pCTR * pCVR) with y the
+ * target P(click) and t the target P(click and purchase), 0 <= t <= y <= 1. With y and t in {0, 1}
+ * it is esmmLoss; that one stays separate so training on logged labels is bit-for-bit unchanged.
+ */
+export function softEsmmLoss(
+  a: Float32Array,
+  b: Float32Array,
+  clickTarget: Float32Array,
+  clickPurchaseTarget: Float32Array,
+  rows: number,
+  dA: Float32Array,
+  dB: Float32Array,
+): number {
+  const scale = 1 / rows;
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const za = a[r]!;
+    const zb = b[r]!;
+    const ea = Math.exp(-Math.abs(za));
+    const p = za >= 0 ? 1 / (1 + ea) : ea / (1 + ea);
+    const pNeg = za >= 0 ? ea / (1 + ea) : 1 / (1 + ea);
+    const log1pEa = Math.log1p(ea);
+    const logP = za >= 0 ? -log1pEa : za - log1pEa;
+    const logPNeg = za >= 0 ? -za - log1pEa : -log1pEa;
+    const eb = Math.exp(-Math.abs(zb));
+    const rr = zb >= 0 ? 1 / (1 + eb) : eb / (1 + eb);
+    const rNeg = zb >= 0 ? eb / (1 + eb) : 1 / (1 + eb);
+    const log1pEb = Math.log1p(eb);
+    const logR = zb >= 0 ? -log1pEb : zb - log1pEb;
+    const y = clickTarget[r]!;
+    const t = clickPurchaseTarget[r]!;
+    const q = p * rr;
+    const qNeg = pNeg + p * rNeg;
+    // d/dq of BCE(t, q) times dq/dza = q (1 - p) and dq/dzb = q (1 - r), with q cancelled.
+    const g = (q - t) / qNeg;
+    total += -(y * logP + (1 - y) * logPNeg) - (t * (logP + logR) + (1 - t) * Math.log(qNeg));
+    dA[r] = (p - y + g * pNeg) * scale;
+    dB[r] = g * rNeg * scale;
+  }
+  return total;
+}

@@ -2,7 +2,7 @@
 // batch. The forward pass here is the served model (no position tower); the tower is added on top
 // of the CTR logit only when training or scoring logged impressions.
 import { jsKernels, type KernelBackend, type Kernels } from './kernels.ts';
-import { esmmLoss } from './loss.ts';
+import { esmmLoss, softEsmmLoss } from './loss.ts';
 import { inputWidth, interactionCount } from './model.ts';
 import { SimdKernels } from './simd-kernels.ts';
 import type { DenseLayer, RankerModel, TrainingSet } from './types.ts';
@@ -26,6 +26,9 @@ export class Workspace {
   readonly ctrLogitWithPosition: Float32Array;
   readonly click: Uint8Array;
   readonly purchase: Uint8Array;
+  /** soft targets of the loaded rows, when the set has them (distillation) */
+  readonly clickTarget: Float32Array;
+  readonly clickPurchaseTarget: Float32Array;
   readonly positionBucket: Int32Array;
   /** gradients w.r.t. the buffers above (allocated only for training) */
   readonly dX: Float32Array;
@@ -66,6 +69,8 @@ export class Workspace {
     this.ctrLogitWithPosition = new Float32Array(capacity);
     this.click = new Uint8Array(capacity);
     this.purchase = new Uint8Array(capacity);
+    this.clickTarget = new Float32Array(training ? capacity : 0);
+    this.clickPurchaseTarget = new Float32Array(training ? capacity : 0);
     this.positionBucket = new Int32Array(capacity);
     this.dX = training ? buffer(capacity * width) : new Float32Array(0);
     this.dBottom = grads(model.bottom);
@@ -195,6 +200,10 @@ export function loadLabels(
     const src = order ? order[start + i]! : start + i;
     ws.click[i] = set.click[src]!;
     ws.purchase[i] = set.purchase[src]!;
+    if (set.targets) {
+      ws.clickTarget[i] = set.targets.click[src]!;
+      ws.clickPurchaseTarget[i] = set.targets.clickPurchase[src]!;
+    }
     const p = set.position[src]!;
     ws.positionBucket[i] = (p < 1 ? 1 : p > maxPosition ? maxPosition : p) - 1;
   }
@@ -285,7 +294,9 @@ export function lossAndGradients(
   const rows = ws.rows;
   const dCtrLogit = ws.dCtr[ws.dCtr.length - 1]!;
   const dCvrLogit = ws.dCvr[ws.dCvr.length - 1]!;
-  const loss = esmmLoss(ws.ctrLogitWithPosition, ws.cvrLogit, ws.click, ws.purchase, rows, dCtrLogit, dCvrLogit);
+  const loss = set.targets
+    ? softEsmmLoss(ws.ctrLogitWithPosition, ws.cvrLogit, ws.clickTarget, ws.clickPurchaseTarget, rows, dCtrLogit, dCvrLogit)
+    : esmmLoss(ws.ctrLogitWithPosition, ws.cvrLogit, ws.click, ws.purchase, rows, dCtrLogit, dCvrLogit);
 
   // Position tower: bucket 0 (position 1) is the reference and never gets a gradient.
   const { crossField } = model.position;

@@ -1,8 +1,8 @@
 // The served forward pass in plain JS: what the exported ONNX model computes (no position tower,
 // so every item is scored as if shown at position 1). The reference for the ONNX parity tests.
 import { sigmoid } from './loss.ts';
-import { forward, loadInputs, Workspace } from './network.ts';
-import type { RankerModel } from './types.ts';
+import { addPositionBias, forward, loadInputs, loadLabels, Workspace } from './network.ts';
+import type { RankerModel, TrainingSet } from './types.ts';
 
 const CHUNK_ROWS = 1024;
 
@@ -45,4 +45,26 @@ function checkIndices(model: RankerModel, cat: Int32Array): void {
       throw new Error(`cat[row ${Math.floor(i / fields)}, field ${i % fields}] = ${v} is outside 0..${vocab[i % fields]! - 1}`);
     }
   }
+}
+
+/**
+ * Logits of logged impressions as training sees them: CTR with the position tower at each row's
+ * logged position, and CVR. What a teacher hands its student (distill.ts).
+ */
+export function loggedLogits(model: RankerModel, set: TrainingSet): { ctr: Float32Array; cvr: Float32Array } {
+  const rows = set.click.length;
+  checkIndices(model, set.cat);
+  const ws = new Workspace(model, Math.min(CHUNK_ROWS, Math.max(rows, 1)), false);
+  const ctr = new Float32Array(rows);
+  const cvr = new Float32Array(rows);
+  for (let start = 0; start < rows; start += ws.capacity) {
+    const count = Math.min(ws.capacity, rows - start);
+    loadInputs(model, ws, set.cat, set.num, null, start, count);
+    loadLabels(model, ws, set, null, start, count);
+    forward(model, ws);
+    addPositionBias(model, ws);
+    ctr.set(ws.ctrLogitWithPosition.subarray(0, count), start);
+    cvr.set(ws.cvrLogit.subarray(0, count), start);
+  }
+  return { ctr, cvr };
 }

@@ -15,6 +15,19 @@ export interface TrainingSet {
   position: Int32Array;
   /** [C] vocabulary size per categorical field, index 0 included. */
   vocabSizes: number[];
+  /**
+   * Soft targets (distillation, model/train/distill.ts): per row, P(click at the logged position)
+   * and P(click and purchase) as teachers predict them. When present, training fits these instead
+   * of click and purchase; evaluation and early stopping always use the logged labels.
+   */
+  targets?: SoftTargets;
+}
+
+export interface SoftTargets {
+  /** [N] in [0, 1] */
+  click: Float32Array;
+  /** [N] in [0, click] */
+  clickPurchase: Float32Array;
 }
 
 /** y = x @ weight + bias, weight row-major [inSize, outSize] (the layout ONNX MatMul takes). */

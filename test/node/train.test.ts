@@ -87,9 +87,10 @@ function referenceObjective(model: RankerModel, params: Float64Array[], set: Tra
     const b = apply(cvr, h, false)[0]!;
     const p = 1 / (1 + Math.exp(-a));
     const q = p / (1 + Math.exp(-b));
-    const y = set.click[r]!;
-    const z = y && set.purchase[r]! ? 1 : 0;
-    esmm += -(y ? Math.log(p) : Math.log(1 - p)) - (z ? Math.log(q) : Math.log(1 - q));
+    // Soft targets (distillation) replace the labels when the set has them.
+    const y = set.targets ? set.targets.click[r]! : set.click[r]!;
+    const z = set.targets ? set.targets.clickPurchase[r]! : y && set.purchase[r]! ? 1 : 0;
+    esmm += -(y * Math.log(p) + (1 - y) * Math.log(1 - p)) - (z * Math.log(q) + (1 - z) * Math.log(1 - q));
   }
   return { esmm: esmm / rows, total: (esmm + penalty) / rows };
 }
@@ -119,7 +120,7 @@ function smallModel(seed: number, interactions: ModelShape['interactions'] = 'no
   return model;
 }
 
-function smallBatch(model: RankerModel, rows: number, seed: number): TrainingSet {
+function smallBatch(model: RankerModel, rows: number, seed: number, softTargets = false): TrainingSet {
   const rng = new Rng(seed);
   const { vocabSizes } = model.embedding;
   const cat = new Int32Array(rows * vocabSizes.length);
@@ -134,7 +135,11 @@ function smallBatch(model: RankerModel, rows: number, seed: number): TrainingSet
   const purchase = Uint8Array.from(click, (c) => (c && rng.next() < 0.5 ? 1 : 0));
   // Positions 1..7 against maxPosition 4, so the shared last bucket is exercised.
   const position = Int32Array.from({ length: rows }, (_, r) => 1 + (r % 7));
-  return { cat, num, click, purchase, position, vocabSizes };
+  if (!softTargets) return { cat, num, click, purchase, position, vocabSizes };
+  // Targets anywhere in 0 <= click-and-purchase <= click <= 1, ends included.
+  const targetClick = Float32Array.from({ length: rows }, (_, r) => (r === 0 ? 0 : r === 1 ? 1 : rng.next()));
+  const targetBoth = Float32Array.from(targetClick, (c, r) => (r === 1 ? 1 : c * rng.next()));
+  return { cat, num, click, purchase, position, vocabSizes, targets: { click: targetClick, clickPurchase: targetBoth } };
 }
 
 describe('gradients', () => {
@@ -146,11 +151,18 @@ describe('gradients', () => {
   const STEP = 1e-6;
   const L2 = 0.05;
 
-  for (const [backend, interactions] of [['simd', 'none'], ['js', 'none'], ['simd', 'dot'], ['js', 'dot']] as [KernelBackend, ModelShape['interactions']][]) {
-    it(`match finite differences for every parameter group (${backend} kernels, ${interactions} interactions)`, () => {
+  const cases: [KernelBackend, ModelShape['interactions'], 'labels' | 'soft targets'][] = [
+    ['simd', 'none', 'labels'],
+    ['js', 'none', 'labels'],
+    ['simd', 'dot', 'labels'],
+    ['js', 'dot', 'labels'],
+    ['simd', 'dot', 'soft targets'],
+  ];
+  for (const [backend, interactions, fitted] of cases) {
+    it(`match finite differences for every parameter group (${backend} kernels, ${interactions} interactions, ${fitted})`, () => {
       const model = smallModel(3, interactions);
       const rows = 13; // not a multiple of 4: exercises the kernels' edge paths
-      const set = smallBatch(model, rows, 4);
+      const set = smallBatch(model, rows, 4, fitted === 'soft targets');
       const ws = new Workspace(model, rows, true, backend);
       const grads = new Gradients(model, rows);
       const lossSum = lossAndGradients(model, ws, grads, set, null, 0, rows, L2);
