@@ -22,7 +22,7 @@ import { evalSummary } from '../eval/summary.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
-import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
+import { addShapeOptions, referenceDistill, referenceTraining, type ShapeOptions } from './shape-options.ts';
 import { intArg } from './args.ts';
 
 function parseSizes(value: string): number[] {
@@ -101,7 +101,7 @@ async function runWorld(): Promise<{ report: EvalReport; outDir: string }> {
     for (const [i, impressions] of options.learningCurve.entries()) {
       const settings = presetSettings(impressions);
       log(`learning curve ${i + 1}/${options.learningCurve.length}: ${impressions.toLocaleString('en-US')} impressions (preset ${settings.name}, ${settings.users} users, ${settings.items} items, ${settings.days} days)`);
-      const { report } = await trainAndEvaluateWorld(settings, { ...common, dataDir: resolve(options.data), validationDays: options.validationDays, train: trainOptions() });
+      const { report } = await trainAndEvaluateWorld(settings, { ...common, dataDir: resolve(options.data), validationDays: options.validationDays, train: trainOptions(), distill: referenceDistill(options) });
       const point = learningPoint(impressions, report);
       points.push(point);
       log(
@@ -116,7 +116,7 @@ async function runWorld(): Promise<{ report: EvalReport; outDir: string }> {
   if (options.train) {
     if (options.model) throw new Error('--train trains its own model: drop --model');
     const settings = presetSettings(options.impressions);
-    const { report, trained } = await trainAndEvaluateWorld(settings, { ...common, dataDir: resolve(options.data), validationDays: options.validationDays, train: trainOptions() });
+    const { report, trained } = await trainAndEvaluateWorld(settings, { ...common, dataDir: resolve(options.data), validationDays: options.validationDays, train: trainOptions(), distill: referenceDistill(options) });
     const outDir = resolve(options.out ?? join(options.data, 'eval', `world-${settings.name}-seed${settings.seed}-${settings.impressions}`));
     await writeArtifact(outDir, trained.manifest, trained.int8, trained.fp32);
     report.model.dir = outDir;

@@ -9,7 +9,7 @@ import { REFERENCE_FEATURES, trainRanker } from '../pipeline/train-ranker.ts';
 import { loadWorldLog } from '../pipeline/world-log.ts';
 import { isPresetName, worldSettings, type PresetName } from '../world/index.ts';
 import { epochProgress } from './epoch-progress.ts';
-import { addShapeOptions, referenceTraining, type ShapeOptions } from './shape-options.ts';
+import { addShapeOptions, referenceDistill, referenceTraining, type ShapeOptions } from './shape-options.ts';
 import { intArg } from './args.ts';
 
 const program = addShapeOptions(new Command())
@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     testDays: options.testDays,
     features: REFERENCE_FEATURES(settings.items),
     train: { ...referenceTraining(options), epochs: options.epochs, seed: options.trainSeed, ...epochProgress() },
+    distill: referenceDistill(options),
     provenance: { world: settings, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: (line) => console.log(line),
   });

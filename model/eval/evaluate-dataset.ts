@@ -181,6 +181,7 @@ export async function trainAndEvaluateDataset(
       train_rows: trained.trainSlates.reduce((n, s) => n + s.items.length, 0),
       epochs: Math.max(...trained.results.map((r) => r.history.length)),
       best_epoch: Math.max(...trained.results.map((r) => r.bestEpoch)),
+      teachers: 0,
       wall_seconds: wall,
     },
     log: options.log,

@@ -361,13 +361,17 @@ export interface WorldTrainOptions extends WorldRunOptions {
   testDays?: number;
   /** trainer options (epochs, seed, shape...); defaults as `npm run train` passes them */
   train?: TrainRankerOptions['train'];
+  /** teachers to distil from (absent: the logged labels only) */
+  distill?: TrainRankerOptions['distill'];
 }
 
 
 export function trainingInfo(trained: TrainedRanker, wallSeconds: number): TrainingInfo {
   const history = trained.result.history;
-  const seconds = history.reduce((s, e) => s + e.seconds, 0);
-  const rows = history.reduce((s, e) => s + e.trainRows, 0);
+  // Teachers count: they are part of what it takes to train the served network.
+  const all = [trained.result, ...trained.teachers].flatMap((r) => r.history);
+  const seconds = all.reduce((s, e) => s + e.seconds, 0);
+  const rows = all.reduce((s, e) => s + e.trainRows, 0);
   return {
     seconds,
     rows,
@@ -375,6 +379,7 @@ export function trainingInfo(trained: TrainedRanker, wallSeconds: number): Train
     train_rows: trained.trainSet.click.length,
     epochs: history.length,
     best_epoch: trained.result.bestEpoch,
+    teachers: trained.teachers.length,
     wall_seconds: wallSeconds,
   };
 }
@@ -393,6 +398,7 @@ export async function trainAndEvaluateWorld(settings: WorldSettings, options: Wo
     testDays,
     features: REFERENCE_FEATURES(settings.items),
     train: options.train ?? { ...REFERENCE_TRAINING, epochs: 8, seed: 1, log: options.log },
+    ...(options.distill ? { distill: options.distill } : {}),
     provenance: { world: settings, world_version: WORLD_VERSION, data: 'synthetic world impression log (model/world), point-in-time features' },
     log: options.log,
   });

@@ -101,15 +101,18 @@ export interface LearningPoint {
 }
 
 export interface TrainingInfo {
-  /** trainer time over all epochs (validation passes excluded) */
+  /** trainer time over all epochs, the teachers' included (validation passes excluded) */
   seconds: number;
-  /** rows trained on, summed over epochs */
+  /** rows trained on, summed over epochs (the teachers' included) */
   rows: number;
   rows_per_second: number;
   /** rows of the training set */
   train_rows: number;
+  /** the served network's epochs */
   epochs: number;
   best_epoch: number;
+  /** networks it was distilled from (0: trained on the logged labels) */
+  teachers: number;
   /** wall time of the whole training run (features, training, export, metrics) */
   wall_seconds: number;
 }
