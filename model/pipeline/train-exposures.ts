@@ -1,20 +1,24 @@
 // Training on the worker's own exposure log (model/data/exposure-log.ts): the logged inputs are
 // already the assembled tensors of the feature model's manifest, so the new model reuses that
 // manifest's features, transforms and vocabularies unchanged (it is served by the same assembler)
-// and only its weights are learned. The network shape defaults to the feature model's own
-// (manifest.training.shape), so the comparison with it is about the data, not the architecture.
+// and only its weights are learned. The network shape and the distillation default to the feature
+// model's own (manifest.training.shape and .distillation), so the comparison with it is about the
+// data, not the recipe.
 import { createHash } from 'node:crypto';
 import { exposureTrainingSet, type ExposureSlate } from '../data/exposure-log.ts';
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { exportFp32 } from '../onnx/export.ts';
 import { exportInt8 } from '../onnx/quantize.ts';
-import { train, type TrainOptions, type TrainResult } from '../train/trainer.ts';
+import { trainDistilled, type DistillOptions } from '../train/distill.ts';
+import type { TrainOptions, TrainResult } from '../train/trainer.ts';
 import type { ModelShape, TrainingSet } from '../train/types.ts';
 
 export interface TrainOnExposuresOptions {
   /** the new model's id */
   modelId: string;
   train: Omit<TrainOptions, 'validation'>;
+  /** default: the feature model's (manifest.training.distillation), else none */
+  distill?: DistillOptions;
   /** recorded in the manifest's training block */
   provenance: Record<string, unknown>;
 }
@@ -36,8 +40,9 @@ export function trainOnExposures(base: Manifest, trainSlates: readonly ExposureS
   if (trainSlates.length === 0 || validSlates.length === 0) throw new Error('training on exposures needs training and validation slates');
   const trainSet = exposureTrainingSet(base, trainSlates);
   const validSet = exposureTrainingSet(base, validSlates);
-  const baseShape = (base.training as { shape?: Partial<ModelShape> } | undefined)?.shape;
-  const result = train(trainSet, { ...options.train, shape: { ...baseShape, ...options.train.shape }, validation: validSet });
+  const recorded = base.training as { shape?: Partial<ModelShape>; distillation?: Partial<DistillOptions> } | undefined;
+  const distill = options.distill ?? recordedDistillation(recorded?.distillation);
+  const { student: result, teachers } = trainDistilled(trainSet, { ...options.train, shape: { ...recorded?.shape, ...options.train.shape }, validation: validSet }, distill);
   const fp32 = exportFp32(result.model);
   const int8 = exportInt8(result.model);
   const version = createHash('sha256').update(int8).digest('hex').slice(0, 12);
@@ -58,9 +63,20 @@ export function trainOnExposures(base: Manifest, trainSlates: readonly ExposureS
       validation_rows: validSet.click.length,
       epochs_run: result.history.length,
       best_epoch: result.bestEpoch,
+      ...(teachers.length > 0 ? { distillation: { ...distill, teacher_best_epochs: teachers.map((t) => t.bestEpoch) } } : {}),
       shape: result.model.shape,
       options: { ...options.train, log: undefined, onProgress: undefined },
     },
   });
   return { manifest, int8, fp32, result, trainSet, validSet };
+}
+
+/** The feature model's distillation as its manifest records it; none if it records none. */
+function recordedDistillation(recorded: Partial<DistillOptions> | undefined): DistillOptions {
+  if (!recorded || typeof recorded.teachers !== 'number') return { teachers: 0, hardLabelWeight: 0 };
+  return {
+    teachers: recorded.teachers,
+    hardLabelWeight: typeof recorded.hardLabelWeight === 'number' ? recorded.hardLabelWeight : 0,
+    ...(typeof recorded.teacherPatience === 'number' ? { teacherPatience: recorded.teacherPatience } : {}),
+  };
 }

@@ -164,5 +164,12 @@ describe('exposure log -> LabelledSlates -> TrainingSet', () => {
     expect(trained.manifest.inputs).toEqual(manifest.inputs);
     expect(trained.int8.byteLength).toBeGreaterThan(100);
     expect(trained.trainSet.click.length).toBe(train.reduce((n, s) => n + s.items.length, 0));
+    // The feature model's recipe is kept: it was distilled from teachers, so is the retrained one.
+    const recipe = (manifest.training as { distillation: { teachers: number } }).distillation;
+    expect(recipe.teachers).toBeGreaterThan(0);
+    expect((trained.manifest.training as { distillation?: { teachers: number; teacher_best_epochs: number[] } }).distillation).toMatchObject({ teachers: recipe.teachers, teacher_best_epochs: Array(recipe.teachers).fill(1) });
+    const plain = trainOnExposures(manifest, train, holdout, { modelId: 'plain', train: { epochs: 1, log: null, shape: { hidden: [8], embeddingDim: 4 } }, distill: { teachers: 0, hardLabelWeight: 0 }, provenance: { test: true } });
+    expect((plain.manifest.training as { distillation?: unknown }).distillation).toBeUndefined();
+    expect(plain.manifest.model.version).not.toBe(trained.manifest.model.version);
   });
 });
