@@ -23,9 +23,10 @@ const program = new Command()
   .option('--validation <fraction>', 'the last fraction of slates (by time) for early stopping', '0.1')
   .option('--epochs <n>', 'maximum epochs', intArg(1), 6)
   .option('--seed <n>', 'trainer seed', intArg(0), 1)
+  .option('--teachers <n>', "networks to distil the new one from (default: the feature model's recipe, manifest training.distillation); 0: the labels alone", intArg(0))
   .option('--json', 'print one JSON summary as the last line', false)
   .parse();
-const options = program.opts<{ exposures: string; outcomes: string; manifest?: string; id: string; out: string; validation: string; epochs: number; seed: number; json: boolean }>();
+const options = program.opts<{ exposures: string; outcomes: string; manifest?: string; id: string; out: string; validation: string; epochs: number; seed: number; teachers?: number; json: boolean }>();
 
 async function main(): Promise<void> {
   const { rows, incomplete } = await readExposureRows(resolve(options.exposures));
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
   }
   console.log(`${stats.slates} slates (${stats.impressions} impressions, ${stats.clicks} clicks, ${stats.purchases} purchases) with ${featuresModel.id}@${featuresModel.version} inputs; skipped ${stats.skipped_no_inputs} without inputs, ${stats.skipped_other_model} of other models, ${incomplete} incomplete; ${stats.unmatched_outcomes} outcomes matched no served item`);
   const { train, holdout: valid } = splitByTime(slates, Number(options.validation));
-  const trained = trainOnExposures(base, train, valid, { modelId: options.id, train: { epochs: options.epochs, seed: options.seed, positionInit: 'zero', ...epochProgress() }, provenance: { exposures: options.exposures, outcomes: options.outcomes } });
+  const trained = trainOnExposures(base, train, valid, { modelId: options.id, train: { epochs: options.epochs, seed: options.seed, positionInit: 'zero', ...epochProgress() }, ...(options.teachers !== undefined ? { distill: { teachers: options.teachers, hardLabelWeight: 0, teacherPatience: 1 } } : {}), provenance: { exposures: options.exposures, outcomes: options.outcomes } });
   const dir = resolve(options.out, options.id);
   await writeArtifact(dir, trained.manifest, trained.int8, trained.fp32);
   console.log(`wrote ${dir} (${trained.manifest.model.id}@${trained.manifest.model.version}; ${trained.trainSet.click.length} training rows, best epoch ${trained.result.bestEpoch})`);
