@@ -306,7 +306,7 @@ function learningCurveSection(points: readonly LearningPoint[]): string {
   return section(
     'learning-curve',
     'Learning curve',
-    paragraph("One model per log size, each trained in-process on its own world (the preset's users, items and days, with the impressions overridden) and evaluated on that world's held-out days. Popularity and the oracle are measured on the same slates, so each point has its own references. Training times are wall-clock on this machine (see the setup section for its load)."),
+    paragraph("One model per log size, each trained in-process on its own world (the preset's users, items and days, with the impressions overridden) and evaluated on that world's held-out days. Popularity and the oracle are measured on the same slates, so each point has its own references. Training times are the trainer's on this machine (see the setup section for its load)."),
     figures(...learningCurveCharts(points)),
     table(
       ['impressions', 'train rows', 'held-out slates', 'CTR AUC exp. (pop / oracle)', 'revenue per slate (pop / oracle)', `NDCG@10`, 'gap closed AUC', 'gap closed revenue', 'segment-level ceiling (AUC / revenue)', 'epochs (best)', 'train s', 'rows/s'],
@@ -324,7 +324,7 @@ function learningCurveSection(points: readonly LearningPoint[]): string {
         p.train_seconds.toFixed(1),
         Math.round(p.rows_per_second).toLocaleString('en-US'),
       ]),
-      { caption: 'Training time is the trainer\'s epochs (validation passes excluded); rows/s = rows trained over all epochs / that time.' },
+      { caption: 'Training time is the trainer\'s epochs, the teachers\' included when the model is distilled (validation passes excluded); rows/s = rows trained over all epochs / that time; epochs (best) are the served network\'s.' },
     ),
   );
 }
@@ -350,7 +350,8 @@ function setupSection(report: EvalReport): string {
     parts.push(
       kvTable([
         ['training rows', t.train_rows.toLocaleString('en-US')],
-        ['epochs (best)', `${t.epochs} (${t.best_epoch})`],
+        ['teachers', t.teachers > 0 ? `${t.teachers} networks trained on the logged labels; the served network is trained on their mean predictions` : 'none: trained on the logged labels'],
+        ['epochs (best)', `${t.epochs} (${t.best_epoch})${t.teachers > 0 ? ' of the served network' : ''}`],
         ['trainer time', `${t.seconds.toFixed(1)} s (${Math.round(t.rows_per_second).toLocaleString('en-US')} rows/s over ${t.rows.toLocaleString('en-US')} rows)`],
         ['whole run', `${t.wall_seconds.toFixed(1)} s (features, training, export, metrics)`],
       ]),
