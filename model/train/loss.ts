@@ -71,6 +71,8 @@ export function esmmLoss(
  * The ESMM loss against soft targets (distillation): BCE(y, pCTR) + BCE(t, pCTR * pCVR) with y the
  * target P(click) and t the target P(click and purchase), 0 <= t <= y <= 1. With y and t in {0, 1}
  * it is esmmLoss; that one stays separate so training on logged labels is bit-for-bit unchanged.
+ * The stable logistic terms are spelt out again rather than shared through a helper: this is the
+ * trainer's per-row inner loop, where a helper returning four values would allocate per row.
  */
 export function softEsmmLoss(
   a: Float32Array,
