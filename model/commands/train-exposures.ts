@@ -9,6 +9,7 @@ import { exposureSlates, readExposureRows, readOutcomes, splitByTime } from '../
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { writeArtifact } from '../pipeline/artifacts.ts';
 import { trainOnExposures } from '../pipeline/train-exposures.ts';
+import { referenceDistill } from './shape-options.ts';
 import { epochProgress } from './epoch-progress.ts';
 import { intArg } from './args.ts';
 
@@ -41,7 +42,7 @@ async function main(): Promise<void> {
   }
   console.log(`${stats.slates} slates (${stats.impressions} impressions, ${stats.clicks} clicks, ${stats.purchases} purchases) with ${featuresModel.id}@${featuresModel.version} inputs; skipped ${stats.skipped_no_inputs} without inputs, ${stats.skipped_other_model} of other models, ${incomplete} incomplete; ${stats.unmatched_outcomes} outcomes matched no served item`);
   const { train, holdout: valid } = splitByTime(slates, Number(options.validation));
-  const trained = trainOnExposures(base, train, valid, { modelId: options.id, train: { epochs: options.epochs, seed: options.seed, positionInit: 'zero', ...epochProgress() }, ...(options.teachers !== undefined ? { distill: { teachers: options.teachers, hardLabelWeight: 0, teacherPatience: 1 } } : {}), provenance: { exposures: options.exposures, outcomes: options.outcomes } });
+  const trained = trainOnExposures(base, train, valid, { modelId: options.id, train: { epochs: options.epochs, seed: options.seed, positionInit: 'zero', ...epochProgress() }, ...(options.teachers !== undefined ? { distill: referenceDistill(options) } : {}), provenance: { exposures: options.exposures, outcomes: options.outcomes } });
   const dir = resolve(options.out, options.id);
   await writeArtifact(dir, trained.manifest, trained.int8, trained.fp32);
   console.log(`wrote ${dir} (${trained.manifest.model.id}@${trained.manifest.model.version}; ${trained.trainSet.click.length} training rows, best epoch ${trained.result.bestEpoch})`);

@@ -9,7 +9,7 @@ import { exposureTrainingSet, type ExposureSlate } from '../data/exposure-log.ts
 import { parseManifest, type Manifest } from '../features/manifest.ts';
 import { exportFp32 } from '../onnx/export.ts';
 import { exportInt8 } from '../onnx/quantize.ts';
-import { trainDistilled, type DistillOptions } from '../train/distill.ts';
+import { distillationRecord, trainDistilled, type DistillOptions } from '../train/distill.ts';
 import type { TrainOptions, TrainResult } from '../train/trainer.ts';
 import type { ModelShape, TrainingSet } from '../train/types.ts';
 
@@ -42,7 +42,8 @@ export function trainOnExposures(base: Manifest, trainSlates: readonly ExposureS
   const validSet = exposureTrainingSet(base, validSlates);
   const recorded = base.training as { shape?: Partial<ModelShape>; distillation?: Partial<DistillOptions> } | undefined;
   const distill = options.distill ?? recordedDistillation(recorded?.distillation);
-  const { student: result, teachers } = trainDistilled(trainSet, { ...options.train, shape: { ...recorded?.shape, ...options.train.shape }, validation: validSet }, distill);
+  const distilled = trainDistilled(trainSet, { ...options.train, shape: { ...recorded?.shape, ...options.train.shape }, validation: validSet }, distill);
+  const result = distilled.student;
   const fp32 = exportFp32(result.model);
   const int8 = exportInt8(result.model);
   const version = createHash('sha256').update(int8).digest('hex').slice(0, 12);
@@ -63,7 +64,7 @@ export function trainOnExposures(base: Manifest, trainSlates: readonly ExposureS
       validation_rows: validSet.click.length,
       epochs_run: result.history.length,
       best_epoch: result.bestEpoch,
-      ...(teachers.length > 0 ? { distillation: { ...distill, teacher_best_epochs: teachers.map((t) => t.bestEpoch) } } : {}),
+      ...distillationRecord(distill, distilled),
       shape: result.model.shape,
       options: { ...options.train, log: undefined, onProgress: undefined },
     },
@@ -72,8 +73,8 @@ export function trainOnExposures(base: Manifest, trainSlates: readonly ExposureS
 }
 
 /** The feature model's distillation as its manifest records it; none if it records none. */
-function recordedDistillation(recorded: Partial<DistillOptions> | undefined): DistillOptions {
-  if (!recorded || typeof recorded.teachers !== 'number') return { teachers: 0, hardLabelWeight: 0 };
+function recordedDistillation(recorded: Partial<DistillOptions> | undefined): DistillOptions | undefined {
+  if (!recorded || typeof recorded.teachers !== 'number') return undefined;
   return {
     teachers: recorded.teachers,
     hardLabelWeight: typeof recorded.hardLabelWeight === 'number' ? recorded.hardLabelWeight : 0,

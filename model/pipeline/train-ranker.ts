@@ -14,7 +14,7 @@ import { exportFp32 } from '../onnx/export.ts';
 import { exportInt8, INT8_QUANTIZATION } from '../onnx/quantize.ts';
 import { scoreTrainingRows } from '../onnx/score-node.ts';
 import { auc, both, logloss } from '../train/metrics.ts';
-import { trainDistilled, type DistillOptions } from '../train/distill.ts';
+import { distillationRecord, trainDistilled, type DistillOptions } from '../train/distill.ts';
 import type { TrainOptions, TrainResult } from '../train/trainer.ts';
 import type { TrainingSet } from '../train/types.ts';
 import type { LoadedWorldLog } from './world-log.ts';
@@ -148,12 +148,14 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
   options.log(`rows: ${trainSet.click.length} train, ${validSet.click.length} validation; ${trainSet.vocabSizes.length} categorical fields, ${trainSet.num.length / trainSet.click.length} numeric`);
 
   const started = performance.now();
-  const { student: result, teachers } = trainDistilled(trainSet, { ...options.train, validation: validSet }, options.distill ?? { teachers: 0, hardLabelWeight: 0 });
+  const distilled = trainDistilled(trainSet, { ...options.train, validation: validSet }, options.distill);
+  const { student: result, teachers } = distilled;
   const seconds = (performance.now() - started) / 1000;
-  const rowsTrained = [result, ...teachers].reduce((n, r) => n + r.history.reduce((m, e) => m + e.trainRows, 0), 0);
+  const epochs = [result, ...teachers].flatMap((r) => r.history);
+  const rowsTrained = epochs.reduce((n, e) => n + e.trainRows, 0);
   // Timings go to the log, not the manifest: the artifact stays byte-reproducible.
   const teacherText = teachers.length > 0 ? ` (${teachers.length} teachers: best epochs ${teachers.map((t) => t.bestEpoch).join(', ')}; then the served network)` : '';
-  options.log(`trained ${[result, ...teachers].reduce((n, r) => n + r.history.length, 0)} epochs${teacherText} in ${seconds.toFixed(1)} s (${Math.round(rowsTrained / seconds)} rows/s incl. validation passes); best epoch ${result.bestEpoch}`);
+  options.log(`trained ${epochs.length} epochs${teacherText} in ${seconds.toFixed(1)} s (${Math.round(rowsTrained / seconds)} rows/s incl. validation passes); best epoch ${result.bestEpoch}`);
 
   const fp32 = exportFp32(result.model);
   const int8 = exportInt8(result.model);
@@ -180,7 +182,7 @@ export async function trainRanker(world: LoadedWorldLog, options: TrainRankerOpt
       rows: trainSet.click.length,
       epochs_run: result.history.length,
       best_epoch: result.bestEpoch,
-      ...(teachers.length > 0 ? { distillation: { ...options.distill, teacher_seeds: teachers.map((_, k) => (options.train.seed ?? 1) + k + 1), teacher_best_epochs: teachers.map((t) => t.bestEpoch) } } : {}),
+      ...distillationRecord(options.distill, distilled),
       shape: result.model.shape,
       options: { ...options.train, log: undefined, onProgress: undefined },
     },

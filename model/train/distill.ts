@@ -54,6 +54,8 @@ export interface DistillResult {
   /** the served network: trained on the teachers' targets (or on the labels, without teachers) */
   student: TrainResult;
   teachers: TrainResult[];
+  /** teachers[k] was trained with teacherSeeds[k] */
+  teacherSeeds: number[];
 }
 
 /**
@@ -61,17 +63,18 @@ export interface DistillResult {
  * predictions. Teachers and student share the options (shape, epochs, early stopping on the
  * validation rows' logged labels); only the seed differs.
  */
-export function trainDistilled(set: TrainingSet, options: TrainOptions, distill: DistillOptions): DistillResult {
-  if (!Number.isInteger(distill.teachers) || distill.teachers < 0) throw new Error(`teachers must be a whole number >= 0, got ${distill.teachers}`);
-  if (distill.teachers === 0) return { student: train(set, options), teachers: [] };
+export function trainDistilled(set: TrainingSet, options: TrainOptions, distill?: DistillOptions): DistillResult {
+  const count = distill?.teachers ?? 0;
+  if (!Number.isInteger(count) || count < 0) throw new Error(`teachers must be a whole number >= 0, got ${count}`);
+  if (!distill || count === 0) return { student: train(set, options), teachers: [], teacherSeeds: [] };
   const seed = options.seed ?? 1;
+  const teacherSeeds = Array.from({ length: count }, (_, k) => seed + k + 1);
   const log = options.log === undefined ? console.log : options.log;
-  const teachers: TrainResult[] = [];
-  for (let k = 1; k <= distill.teachers; k++) {
-    const prefix = `teacher ${k}/${distill.teachers}: `;
-    const patience = distill.teacherPatience ?? options.patience;
-    teachers.push(train(set, { ...options, seed: seed + k, ...(patience !== undefined ? { patience } : {}), log: log ? (line) => log(prefix + line) : null }));
-  }
+  const patience = distill.teacherPatience ?? options.patience;
+  const teachers = teacherSeeds.map((teacherSeed, k) => {
+    const prefix = `teacher ${k + 1}/${count}: `;
+    return train(set, { ...options, seed: teacherSeed, ...(patience !== undefined ? { patience } : {}), log: log ? (line) => log(prefix + line) : null });
+  });
   const started = performance.now();
   const targets = teacherTargets(
     teachers.map((t) => t.model),
@@ -79,5 +82,11 @@ export function trainDistilled(set: TrainingSet, options: TrainOptions, distill:
     distill.hardLabelWeight,
   );
   log?.(`teachers' targets for ${set.click.length} rows in ${((performance.now() - started) / 1000).toFixed(1)} s; training the served network on them`);
-  return { student: train({ ...set, targets }, options), teachers };
+  return { student: train({ ...set, targets }, options), teachers, teacherSeeds };
+}
+
+/** What a manifest's training block records of a distillation (nothing without teachers). */
+export function distillationRecord(distill: DistillOptions | undefined, result: DistillResult): { distillation?: Record<string, unknown> } {
+  if (!distill || result.teachers.length === 0) return {};
+  return { distillation: { ...distill, teacher_seeds: result.teacherSeeds, teacher_best_epochs: result.teachers.map((t) => t.bestEpoch) } };
 }

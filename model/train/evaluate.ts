@@ -2,7 +2,7 @@
 // and early stopping watches) and the AUCs of the served, position-free predictions.
 import { auc, both } from './metrics.ts';
 import { sigmoid, esmmLoss } from './loss.ts';
-import { addPositionBias, forward, loadInputs, loadLabels, Workspace } from './network.ts';
+import { forEachLoggedChunk, Workspace } from './network.ts';
 import { rowCount } from './dataset.ts';
 import type { RankerModel, TrainingSet } from './types.ts';
 
@@ -28,12 +28,7 @@ export function evaluate(model: RankerModel, set: TrainingSet, ws?: Workspace): 
   const scratchA = new Float32Array(space.capacity);
   const scratchB = new Float32Array(space.capacity);
   let lossSum = 0;
-  for (let start = 0; start < rows; start += space.capacity) {
-    const count = Math.min(space.capacity, rows - start);
-    loadInputs(model, space, set.cat, set.num, null, start, count);
-    loadLabels(model, space, set, null, start, count);
-    forward(model, space);
-    addPositionBias(model, space);
+  forEachLoggedChunk(model, space, set, (start, count) => {
     lossSum += esmmLoss(space.ctrLogitWithPosition, space.cvrLogit, space.click, space.purchase, count, scratchA, scratchB);
     for (let r = 0; r < count; r++) {
       const c = sigmoid(space.ctrLogit[r]!);
@@ -42,7 +37,7 @@ export function evaluate(model: RankerModel, set: TrainingSet, ws?: Workspace): 
       pCvr[start + r] = v;
       pCtcvr[start + r] = c * v;
     }
-  }
+  });
   return {
     rows,
     loss: rows === 0 ? NaN : lossSum / rows,

@@ -242,6 +242,23 @@ export function addPositionBias(model: RankerModel, ws: Workspace): void {
   }
 }
 
+/**
+ * The training-time forward pass (position tower at each row's logged position) over every row of
+ * `set`, a workspace of rows at a time: visit(start, count) runs while rows start..start+count-1
+ * are loaded, their logits in ws.ctrLogitWithPosition, ws.ctrLogit and ws.cvrLogit.
+ */
+export function forEachLoggedChunk(model: RankerModel, ws: Workspace, set: TrainingSet, visit: (start: number, count: number) => void): void {
+  const rows = set.click.length;
+  for (let start = 0; start < rows; start += ws.capacity) {
+    const count = Math.min(ws.capacity, rows - start);
+    loadInputs(model, ws, set.cat, set.num, null, start, count);
+    loadLabels(model, ws, set, null, start, count);
+    forward(model, ws);
+    addPositionBias(model, ws);
+    visit(start, count);
+  }
+}
+
 /** Backpropagates one tower; dOut[last] must hold the gradient w.r.t. the tower's final output. */
 function backwardTower(
   kernels: Kernels,

@@ -1,7 +1,7 @@
 // The served forward pass in plain JS: what the exported ONNX model computes (no position tower,
 // so every item is scored as if shown at position 1). The reference for the ONNX parity tests.
 import { sigmoid } from './loss.ts';
-import { addPositionBias, forward, loadInputs, loadLabels, Workspace } from './network.ts';
+import { forEachLoggedChunk, forward, loadInputs, Workspace } from './network.ts';
 import type { RankerModel, TrainingSet } from './types.ts';
 
 const CHUNK_ROWS = 1024;
@@ -57,14 +57,9 @@ export function loggedLogits(model: RankerModel, set: TrainingSet): { ctr: Float
   const ws = new Workspace(model, Math.min(CHUNK_ROWS, Math.max(rows, 1)), false);
   const ctr = new Float32Array(rows);
   const cvr = new Float32Array(rows);
-  for (let start = 0; start < rows; start += ws.capacity) {
-    const count = Math.min(ws.capacity, rows - start);
-    loadInputs(model, ws, set.cat, set.num, null, start, count);
-    loadLabels(model, ws, set, null, start, count);
-    forward(model, ws);
-    addPositionBias(model, ws);
+  forEachLoggedChunk(model, ws, set, (start, count) => {
     ctr.set(ws.ctrLogitWithPosition.subarray(0, count), start);
     cvr.set(ws.cvrLogit.subarray(0, count), start);
-  }
+  });
   return { ctr, cvr };
 }
